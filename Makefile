@@ -1,0 +1,40 @@
+# Quick start: `make run` (demo estate + GraphQL at http://127.0.0.1:8000/graphql), `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := .devgraph/demo-estate
+NODE_LINT := tools/cypher-lint/node_modules/.package-lock.json
+
+.PHONY: run test install demo serve cypher-lint-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(NODE_LINT): tools/cypher-lint/package.json tools/cypher-lint/package-lock.json
+	npm ci --prefix tools/cypher-lint --no-audit --no-fund --loglevel=error
+	touch $(NODE_LINT)
+
+cypher-lint-deps: $(NODE_LINT)
+
+demo: $(STAMP)
+	$(BIN)/python -m devgraph.demo $(DEMO)
+	$(BIN)/devgraph load files $(DEMO) --no-fetch-remote
+
+serve: $(STAMP)
+	$(BIN)/devgraph serve
+
+run: demo serve
+
+test: $(STAMP) $(NODE_LINT)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf .devgraph

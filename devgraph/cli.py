@@ -1,0 +1,204 @@
+"""``devgraph``: the one entry point that wires stores, loaders, the API and exports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from graph_api.api.context import RequestContext
+from graph_api.api.schema import build_schema
+from graph_api.export import ExportFormat, dependency_digraph, render
+from graph_api.ingest import LoadReport
+from graph_api.model import normalize_ref
+from graph_api.settings import Settings
+from graph_api.store import GraphStore, StoreError
+from graph_api.store.factory import make_store
+from loaders.files import load_files
+
+T = TypeVar("T")
+
+app = typer.Typer(help="devgraph: the graph of your software estate.", no_args_is_help=True)
+load_app = typer.Typer(help="Load sources into the catalog.", no_args_is_help=True)
+export_app = typer.Typer(help="Export the catalog for other tools.", no_args_is_help=True)
+app.add_typer(load_app, name="load")
+app.add_typer(export_app, name="export")
+
+err = Console(stderr=True)
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="Embedded store folder [env: DEVGRAPH_STORE; default .devgraph]"),
+]
+
+
+def _settings(store: Path | None) -> Settings:
+    settings = Settings()
+    if store is not None:
+        settings.store = store
+    return settings
+
+
+def _with_store(store_path: Path | None, work: Callable[[GraphStore], Awaitable[T]]) -> T:
+    async def run() -> T:
+        store = make_store(_settings(store_path))
+        await store.open()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except StoreError as exc:
+        err.print(f"[red]store error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    store: StoreOption = None,
+    host: Annotated[str | None, typer.Option(help="Bind address [default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default 8000]")] = None,
+) -> None:
+    """Serve the GraphQL API (GraphiQL in the browser) over the store."""
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from graph_api.app import create_app  # noqa: PLC0415
+
+    settings = _settings(store)
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    err.print(f"devgraph serving GraphQL at [bold]http://{bind_host}:{bind_port}/graphql[/]")
+    uvicorn.run(
+        create_app(make_store(settings), graphiql=settings.graphiql),
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+    )
+
+
+def _print_reports(reports: list[LoadReport], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps([r.summary() for r in reports], indent=2))
+        return
+    table = Table(title="load summary")
+    for column in ("source", "added", "updated", "removed", "unchanged", "rejected"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for r in reports:
+        table.add_row(
+            r.source,
+            str(len(r.added)),
+            str(len(r.updated)),
+            str(len(r.removed)),
+            str(r.unchanged),
+            str(len(r.rejected)),
+        )
+    err.print(table)
+    for r in reports:
+        for rejection in r.rejected:
+            err.print(f"[red]rejected[/] {rejection.location}: {rejection.reason}")
+        for warning in r.warnings:
+            err.print(f"[yellow]warning[/] {warning}")
+
+
+@load_app.command("files")
+def load_files_command(
+    paths: Annotated[list[Path], typer.Argument(help="YAML files or folders; each is a source.")],
+    store: StoreOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
+    fetch_remote: Annotated[
+        bool, typer.Option(help="Fetch URL $text/$json/$yaml placeholders.")
+    ] = True,
+) -> None:
+    """Load Backstage descriptor files; exit 1 when any document was rejected."""
+
+    async def work(graph: GraphStore) -> list[LoadReport]:
+        with Progress(
+            TextColumn("reading descriptors"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=as_json or not err.is_terminal,
+        ) as progress:
+            task = progress.add_task("read", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return await load_files(graph, paths, fetch_remote=fetch_remote, progress=advance)
+
+    reports = _with_store(store, work)
+    _print_reports(reports, as_json)
+    if any(not r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
+def query(
+    document: Annotated[str, typer.Argument(help="A GraphQL query or mutation.")],
+    variables: Annotated[str | None, typer.Option(help="Variables as a JSON object.")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Run GraphQL in-process against the store and print the JSON result."""
+    try:
+        values: dict[str, Any] = json.loads(variables) if variables else {}
+    except json.JSONDecodeError as exc:
+        err.print(f"[red]--variables is not JSON:[/] {exc}")
+        raise typer.Exit(2) from exc
+    schema = build_schema()
+
+    async def work(graph: GraphStore) -> dict[str, Any]:
+        result = await schema.execute(
+            document, variable_values=values, context_value=RequestContext(store=graph)
+        )
+        out: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            out["errors"] = [e.formatted for e in result.errors]
+        return out
+
+    result = _with_store(store, work)
+    typer.echo(json.dumps(result, indent=2))
+    if "errors" in result:
+        raise typer.Exit(1)
+
+
+@export_app.command("graph")
+def export_graph(
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="Output format.")] = ExportFormat.GRAPHML,
+    system: Annotated[str | None, typer.Option(help="Only this system's entities.")] = None,
+    team: Annotated[str | None, typer.Option(help="Only entities this group owns.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File; default stdout.")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Write the dependency graph as GraphML, DOT or JSON."""
+    system_ref = normalize_ref(system, default_kind="System") if system else None
+    team_ref = normalize_ref(team, default_kind="Group") if team else None
+
+    async def work(graph: GraphStore) -> str:
+        digraph = await dependency_digraph(graph, system=system_ref, team=team_ref)
+        err.print(f"{digraph.number_of_nodes()} nodes, {digraph.number_of_edges()} edges")
+        return render(digraph, fmt)
+
+    text = _with_store(store, work)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

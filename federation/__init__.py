@@ -1,0 +1,1 @@
+"""Federation: merge other IDPs into one view."""

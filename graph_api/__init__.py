@@ -1,0 +1,1 @@
+"""devgraph graph API: model, stores, GraphQL schema and the Starlette app."""

@@ -1,0 +1,1 @@
+"""The GraphQL API: types, resolvers, per-request loaders."""

@@ -1,0 +1,519 @@
+"""The root ``Query`` and ``Mutation``; resolvers stay thin and call the store or analysis."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+import strawberry
+from strawberry.extensions import MaskErrors
+from strawberry.scalars import JSON
+
+from graph_api import analysis
+from graph_api.api.errors import BadInput, NotFound, should_mask
+from graph_api.api.types import (
+    Api,
+    Component,
+    Connection,
+    Ctx,
+    Domain,
+    Edge,
+    Entity,
+    EntityFilterInput,
+    EntityOrderInput,
+    GenericEntity,
+    Group,
+    Location,
+    Node,
+    PageInfo,
+    Resource,
+    System,
+    Template,
+    UnresolvedEntity,
+    User,
+    decode_cursor,
+    encode_cursor,
+    ref_from_global_id,
+    to_entity,
+)
+from graph_api.ingest import LoadReport, SourceDocument, apply_source, delete_entity, validate
+from graph_api.model import RefError, normalize_ref
+from graph_api.store import EntityFilter, EntityOrder, EntityRecord
+
+T = TypeVar("T")
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+API_SOURCE = "api"
+
+
+def _ref(text: str, default_kind: str | None = None, argument: str = "ref") -> str:
+    try:
+        return normalize_ref(text, default_kind=default_kind)
+    except RefError as exc:
+        raise BadInput(f"{argument}: {exc}") from exc
+
+
+async def _record(info: Ctx, ref: str) -> EntityRecord | None:
+    return await info.context.entity_by_ref.load(ref)
+
+
+async def _required(info: Ctx, text: str, argument: str = "ref") -> EntityRecord:
+    ref = _ref(text, argument=argument)
+    record = await _record(info, ref)
+    if record is None:
+        raise NotFound(f"{argument}: no entity {ref}")
+    return record
+
+
+def _filter(filter: EntityFilterInput | None, kind: str | None) -> EntityFilter:
+    given = filter or EntityFilterInput()
+    return EntityFilter(
+        kinds=[kind] if kind else given.kind,
+        types=given.type,
+        lifecycles=given.lifecycle,
+        namespaces=given.namespace,
+        owner=_ref(given.owner, "Group", "filter.owner") if given.owner else None,
+        system=_ref(given.system, "System", "filter.system") if given.system else None,
+        domain=_ref(given.domain, "Domain", "filter.domain") if given.domain else None,
+        tag=given.tag,
+        annotation=given.annotation,
+        text=given.text,
+    )
+
+
+async def _page(
+    info: Ctx,
+    filter: EntityFilterInput | None,
+    order_by: EntityOrderInput | None,
+    first: int | None,
+    after: str | None,
+    kind: str | None = None,
+) -> Connection[Any]:
+    limit = DEFAULT_PAGE if first is None else first
+    if not 0 <= limit <= MAX_PAGE:
+        raise BadInput(f"first must be between 0 and {MAX_PAGE}")
+    offset = 0
+    if after is not None:
+        position = decode_cursor(after)
+        if position is None:
+            raise BadInput("after: not a cursor from this API")
+        offset = position + 1
+    order = order_by or EntityOrderInput()
+    records, total = await info.context.store.find_entities(
+        _filter(filter, kind),
+        EntityOrder(order.field.value),
+        order.direction.value == "DESC",
+        offset,
+        limit,
+    )
+    for record in records:
+        info.context.entity_by_ref.prime(record.ref, record)
+    edges = [
+        Edge(cursor=encode_cursor(offset + i), node=to_entity(r)) for i, r in enumerate(records)
+    ]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=offset + len(records) < total,
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )
+
+
+async def _typed(info: Ctx, ref: str, kind: str) -> Any:
+    record = await _record(info, _ref(ref, kind))
+    if record is None or record.stub or record.kind.lower() != kind.lower():
+        return None
+    return to_entity(record)
+
+
+# -- dependency exploration types ----------------------------------------------------------
+@strawberry.enum(description="UPSTREAM: what it depends on. DOWNSTREAM: what depends on it.")
+class DependencyDirection(Enum):
+    UPSTREAM = "UPSTREAM"
+    DOWNSTREAM = "DOWNSTREAM"
+    BOTH = "BOTH"
+
+
+@strawberry.type
+class DependencyNode:
+    depth: int = strawberry.field(description="Fewest dependency hops from the root.")
+    entity: Entity
+
+
+@strawberry.type
+class DependencyEdge:
+    from_ref: str = strawberry.field(description="The entity that depends ...")
+    to_ref: str = strawberry.field(description="... on this one.")
+
+
+@strawberry.type
+class DependencyGraph:
+    root: Entity
+    nodes: list[DependencyNode]
+    edges: list[DependencyEdge]
+
+
+@strawberry.type
+class DepthGroup:
+    depth: int
+    count: int
+    entities: list[Entity]
+
+
+@strawberry.type
+class OwnerGroup:
+    owner_ref: str | None = strawberry.field(description="Null for dependents without an owner.")
+    count: int
+    entities: list[Entity]
+
+    @strawberry.field
+    async def owner(self, info: Ctx) -> Entity | None:
+        if self.owner_ref is None:
+            return None
+        record = await _record(info, self.owner_ref)
+        return to_entity(record) if record else None
+
+
+@strawberry.type
+class BlastRadius:
+    root: Entity
+    total: int = strawberry.field(description="Distinct transitive dependents.")
+    dependents: list[DependencyNode]
+    by_depth: list[DepthGroup]
+    by_owner: list[OwnerGroup]
+
+
+@strawberry.type
+class DependencyPath:
+    found: bool
+    length: int | None = strawberry.field(description="Number of dependency hops.")
+    entities: list[Entity]
+
+
+@strawberry.type
+class DependencyCycle:
+    refs: list[str] = strawberry.field(description="In order; the last depends on the first.")
+    entities: list[Entity]
+
+
+@strawberry.type
+class UnresolvedRelation:
+    from_ref: str
+    relation: str
+    target_ref: str
+
+
+@strawberry.type
+class KindCount:
+    kind: str
+    count: int
+
+
+async def _entities(info: Ctx, refs: Sequence[str]) -> list[Entity]:
+    records = await info.context.entity_by_ref.load_many(list(refs))
+    return [to_entity(r) for r in records if r is not None]
+
+
+# -- mutation payloads ----------------------------------------------------------------------
+@strawberry.type
+class RejectedDescriptor:
+    location: str = strawberry.field(description="`descriptors[i]`, or file:line for loaders.")
+    reason: str
+    ref: str | None
+
+
+@strawberry.type
+class UpsertEntitiesPayload:
+    added: list[str]
+    updated: list[str]
+    unchanged: int
+    rejected: list[RejectedDescriptor]
+    entities: list[Entity]
+
+
+@strawberry.type
+class DeleteEntityPayload:
+    ref: str
+    deleted: bool
+
+
+def _payload_rejections(report: LoadReport) -> list[RejectedDescriptor]:
+    return [RejectedDescriptor(location=r.location, reason=r.reason, ref=r.ref) for r in report.rejected]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Any entity by its global id.")
+    async def node(self, info: Ctx, id: strawberry.ID) -> Node | None:
+        ref = ref_from_global_id(str(id))
+        if ref is None:
+            raise BadInput("id: not an id from this API")
+        record = await _record(info, ref)
+        return to_entity(record) if record else None
+
+    @strawberry.field(description="An entity by ref, `[kind:][namespace/]name`; kind defaults to Component.")
+    async def entity(self, info: Ctx, ref: str) -> Entity | None:
+        record = await _record(info, _ref(ref, "Component"))
+        return to_entity(record) if record else None
+
+    @strawberry.field(description="Defined entities, filtered and ordered, as a Relay connection.")
+    async def entities(
+        self,
+        info: Ctx,
+        filter: EntityFilterInput | None = None,
+        order_by: EntityOrderInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Entity]:
+        return await _page(info, filter, order_by, first, after)
+
+    @strawberry.field
+    async def component(self, info: Ctx, ref: str) -> Component | None:
+        return await _typed(info, ref, "Component")
+
+    @strawberry.field
+    async def components(
+        self,
+        info: Ctx,
+        filter: EntityFilterInput | None = None,
+        order_by: EntityOrderInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Component]:
+        return await _page(info, filter, order_by, first, after, "component")
+
+    @strawberry.field
+    async def api(self, info: Ctx, ref: str) -> Api | None:
+        return await _typed(info, ref, "API")
+
+    @strawberry.field
+    async def apis(
+        self,
+        info: Ctx,
+        filter: EntityFilterInput | None = None,
+        order_by: EntityOrderInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Api]:
+        return await _page(info, filter, order_by, first, after, "api")
+
+    @strawberry.field
+    async def resource(self, info: Ctx, ref: str) -> Resource | None:
+        return await _typed(info, ref, "Resource")
+
+    @strawberry.field
+    async def resources(
+        self,
+        info: Ctx,
+        filter: EntityFilterInput | None = None,
+        order_by: EntityOrderInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Resource]:
+        return await _page(info, filter, order_by, first, after, "resource")
+
+    @strawberry.field
+    async def system(self, info: Ctx, ref: str) -> System | None:
+        return await _typed(info, ref, "System")
+
+    @strawberry.field
+    async def systems(
+        self,
+        info: Ctx,
+        filter: EntityFilterInput | None = None,
+        order_by: EntityOrderInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[System]:
+        return await _page(info, filter, order_by, first, after, "system")
+
+    @strawberry.field
+    async def domain(self, info: Ctx, ref: str) -> Domain | None:
+        return await _typed(info, ref, "Domain")
+
+    @strawberry.field
+    async def domains(
+        self,
+        info: Ctx,
+        filter: EntityFilterInput | None = None,
+        order_by: EntityOrderInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Domain]:
+        return await _page(info, filter, order_by, first, after, "domain")
+
+    @strawberry.field
+    async def group(self, info: Ctx, ref: str) -> Group | None:
+        return await _typed(info, ref, "Group")
+
+    @strawberry.field
+    async def groups(
+        self,
+        info: Ctx,
+        filter: EntityFilterInput | None = None,
+        order_by: EntityOrderInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Group]:
+        return await _page(info, filter, order_by, first, after, "group")
+
+    @strawberry.field
+    async def user(self, info: Ctx, ref: str) -> User | None:
+        return await _typed(info, ref, "User")
+
+    @strawberry.field
+    async def users(
+        self,
+        info: Ctx,
+        filter: EntityFilterInput | None = None,
+        order_by: EntityOrderInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[User]:
+        return await _page(info, filter, order_by, first, after, "user")
+
+    @strawberry.field(description="Entities within maxDepth dependency hops, and their edges.")
+    async def dependency_graph(
+        self,
+        info: Ctx,
+        ref: str,
+        direction: DependencyDirection = DependencyDirection.DOWNSTREAM,
+        max_depth: int = 3,
+    ) -> DependencyGraph:
+        root = await _required(info, ref)
+        graph = await _analysis(
+            analysis.dependency_graph(
+                info.context.store, root, analysis.Flow(direction.value), max_depth
+            )
+        )
+        return DependencyGraph(
+            root=to_entity(graph.root),
+            nodes=[DependencyNode(depth=d, entity=to_entity(r)) for r, d in graph.nodes],
+            edges=[DependencyEdge(from_ref=a, to_ref=b) for a, b in graph.edges],
+        )
+
+    @strawberry.field(description="Every entity that transitively depends on this one.")
+    async def blast_radius(self, info: Ctx, ref: str, max_depth: int = 10) -> BlastRadius:
+        root = await _required(info, ref)
+        radius = await _analysis(analysis.blast_radius(info.context.store, root, max_depth))
+        return BlastRadius(
+            root=to_entity(root),
+            total=len(radius.dependents),
+            dependents=[DependencyNode(depth=d, entity=to_entity(r)) for r, d in radius.dependents],
+            by_depth=[
+                DepthGroup(depth=d, count=len(rs), entities=[to_entity(r) for r in rs])
+                for d, rs in radius.by_depth.items()
+            ],
+            by_owner=[
+                OwnerGroup(
+                    owner_ref=o.owner_ref,
+                    count=len(o.entities),
+                    entities=[to_entity(r) for r, _ in o.entities],
+                )
+                for o in radius.by_owner
+            ],
+        )
+
+    @strawberry.field(description="A shortest dependsOn path from one entity to another.")
+    async def dependency_path(
+        self,
+        info: Ctx,
+        from_: Annotated[str, strawberry.argument(name="from")],
+        to: str,
+        max_depth: int = 10,
+        directed: bool = True,
+    ) -> DependencyPath:
+        start = await _required(info, from_, "from")
+        end = await _required(info, to, "to")
+        refs = await _analysis(
+            analysis.dependency_path(
+                info.context.store, start.ref, end.ref, max_depth, directed=directed
+            )
+        )
+        if refs is None:
+            return DependencyPath(found=False, length=None, entities=[])
+        return DependencyPath(found=True, length=len(refs) - 1, entities=await _entities(info, refs))
+
+    @strawberry.field(description="Dependency cycles in the whole catalog or in one system.")
+    async def dependency_cycles(self, info: Ctx, system: str | None = None) -> list[DependencyCycle]:
+        system_ref = _ref(system, "System", "system") if system else None
+        cycles = await analysis.dependency_cycles(info.context.store, system_ref)
+        return [DependencyCycle(refs=c, entities=await _entities(info, c)) for c in cycles]
+
+    @strawberry.field(description="Relations whose target no source defines.")
+    async def unresolved_relations(self, info: Ctx) -> list[UnresolvedRelation]:
+        rows = await info.context.store.unresolved_refs()
+        return [UnresolvedRelation(from_ref=a, relation=r, target_ref=b) for a, r, b in rows]
+
+    @strawberry.field(description="How many entities of each kind the catalog holds.")
+    async def catalog_stats(self, info: Ctx) -> list[KindCount]:
+        stats = await info.context.store.stats()
+        return [KindCount(kind=k, count=n) for k, n in sorted(stats.items())]
+
+
+async def _analysis(work: Any) -> Any:
+    try:
+        return await work
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Create or update entities from Backstage descriptors (validated as the loader does)."
+    )
+    async def upsert_entities(self, info: Ctx, descriptors: list[JSON]) -> UpsertEntitiesPayload:
+        documents = [
+            SourceDocument(d, f"descriptors[{i}]", f"descriptors[{i}]")
+            for i, d in enumerate(descriptors)
+        ]
+        entities, rejected = validate(documents)
+        report = await apply_source(info.context.store, API_SOURCE, entities, rejected, mode="delta")
+        changed = [*report.added, *report.updated]
+        return UpsertEntitiesPayload(
+            added=report.added,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            rejected=_payload_rejections(report),
+            entities=await _entities(info, changed),
+        )
+
+    @strawberry.mutation(description="Delete an entity, whichever source defined it.")
+    async def delete_entity(self, info: Ctx, ref: str) -> DeleteEntityPayload:
+        canonical = _ref(ref, "Component")
+        deleted = await delete_entity(info.context.store, canonical)
+        if not deleted:
+            raise NotFound(f"ref: no entity {canonical}")
+        return DeleteEntityPayload(ref=canonical, deleted=True)
+
+
+# Kinds reachable only through the Entity interface must be named to appear in the schema.
+ENTITY_TYPES = [
+    Component,
+    Api,
+    Resource,
+    System,
+    Domain,
+    Group,
+    User,
+    Location,
+    Template,
+    GenericEntity,
+    UnresolvedEntity,
+]
+
+
+def build_schema() -> strawberry.Schema:
+    """The devgraph GraphQL schema."""
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=ENTITY_TYPES,
+        extensions=[MaskErrors(should_mask_error=should_mask)],
+    )

@@ -1,0 +1,178 @@
+"""Source-keyed hash-and-diff: how every loader and the upsert mutation change the catalog.
+
+A source (a path, a repository, ``api``) contributes a set of entities. Applying a full set
+replaces what that source contributed last time; an unchanged entity is not written at all.
+Conflicts between sources and invalid documents are reported, never resolved by overwriting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from graph_api.model import DescriptorError, parse_entity
+from graph_api.model.entity import KIND_NAMES
+from graph_api.store import ChangeSet, Claim, GraphStore, PlacedEntity
+
+
+@dataclass(slots=True)
+class Rejection:
+    """A document that was not loaded: where it is, and why."""
+
+    location: str
+    reason: str
+    ref: str | None = None
+
+
+@dataclass(slots=True)
+class LoadReport:
+    """What applying one source did."""
+
+    source: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "removed": len(self.removed),
+            "unchanged": self.unchanged,
+            "rejected": [asdict(r) for r in self.rejected],
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(slots=True)
+class SourceDocument:
+    """One raw descriptor read from a source, before validation."""
+
+    data: Any
+    location: str
+    # Documents from the same file replace each other silently (the later wins, as in
+    # Backstage); the same ref from two files of one source is a conflict.
+    file: str
+
+
+def validate(documents: Iterable[SourceDocument]) -> tuple[list[PlacedEntity], list[Rejection]]:
+    """Parse documents into entities, one rejection per invalid document.
+
+    Within a file the later document with a ref wins; a ref defined again in another file of
+    the same source is rejected there, naming where it was first defined.
+    """
+    placed: dict[str, PlacedEntity] = {}
+    file_of: dict[str, str] = {}
+    rejected: list[Rejection] = []
+    for doc in documents:
+        try:
+            entity = parse_entity(doc.data)
+        except DescriptorError as exc:
+            rejected.append(Rejection(doc.location, str(exc), _guess_ref(doc.data)))
+            continue
+        first_file = file_of.get(entity.ref)
+        if first_file is not None and first_file != doc.file:
+            first = placed[entity.ref].location
+            rejected.append(
+                Rejection(doc.location, f"{entity.ref} is already defined at {first}", entity.ref)
+            )
+            continue
+        file_of[entity.ref] = doc.file
+        placed[entity.ref] = PlacedEntity(entity, doc.location)
+    return list(placed.values()), rejected
+
+
+def _guess_ref(data: Any) -> str | None:
+    """The ref an invalid document was meant to define, to keep its previous version."""
+    try:
+        kind = data["kind"]
+        metadata = data["metadata"]
+        name = metadata["name"]
+        namespace = metadata.get("namespace", "default")
+    except (KeyError, TypeError, AttributeError):
+        return None
+    if not all(isinstance(v, str) for v in (kind, name, namespace)):
+        return None
+    return f"{KIND_NAMES.get(kind.lower(), kind)}:{namespace}/{name}".lower()
+
+
+async def apply_source(
+    store: GraphStore,
+    source: str,
+    entities: Sequence[PlacedEntity],
+    rejected: Sequence[Rejection] = (),
+    *,
+    mode: Literal["full", "delta"] = "full",
+    failed_files: Sequence[str] = (),
+) -> LoadReport:
+    """Make the catalog hold exactly what ``source`` says now, writing only the difference.
+
+    Args:
+        store: the graph store.
+        source: the source key (a path, a repository, ``api``).
+        entities: valid entities from the source.
+        rejected: documents that failed validation; their refs keep their previous version.
+        mode: ``full`` removes what the source no longer defines; ``delta`` only upserts.
+        failed_files: files that could not be read at all; everything the source loaded from
+            them before is kept.
+
+    Example:
+        >>> report = await apply_source(store, "catalog/", placed)  # doctest: +SKIP
+    """
+    report = LoadReport(source=source, rejected=list(rejected))
+    previous = await store.source_claims(source)
+    claims = await store.claims([p.entity.ref for p in entities if p.entity.ref not in previous])
+    upserts: list[PlacedEntity] = []
+    for placed in entities:
+        ref = placed.entity.ref
+        other = claims.get(ref)
+        if other is not None and other.source != source:
+            report.rejected.append(
+                Rejection(
+                    placed.location,
+                    f"{ref} is already defined by source {other.source} at {other.location}",
+                    ref,
+                )
+            )
+            continue
+        mine = previous.get(ref)
+        if mine is not None and mine.hash == placed.entity.hash:
+            report.unchanged += 1
+            continue
+        (report.updated if mine is not None else report.added).append(ref)
+        upserts.append(placed)
+    deletes: list[str] = []
+    if mode == "full":
+        kept = {p.entity.ref for p in entities}
+        kept.update(r.ref for r in rejected if r.ref)
+        for ref, claim in previous.items():
+            if ref in kept or _from_failed_file(claim, failed_files):
+                continue
+            deletes.append(ref)
+    report.removed = sorted(deletes)
+    await store.apply(ChangeSet(source=source, upserts=upserts, deletes=report.removed))
+    return report
+
+
+def _from_failed_file(claim: Claim, failed_files: Sequence[str]) -> bool:
+    location = claim.location or ""
+    return any(location.rsplit(":", 1)[0] == path for path in failed_files)
+
+
+async def delete_entity(store: GraphStore, ref: str) -> bool:
+    """Remove one defined entity from whichever source defines it; False if there is none."""
+    claim = (await store.claims([ref])).get(ref)
+    if claim is None:
+        return False
+    await store.apply(ChangeSet(source=claim.source, deletes=[ref]))
+    return True
+

@@ -1,0 +1,206 @@
+"""Rows both stores write and read: one flat shape for an entity node."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from graph_api.model import Entity, RelationType
+from graph_api.model.refs import split_ref
+from graph_api.store.port import EntityRecord, PlacedEntity
+
+# Node properties in a fixed order: the RETURN list of every read and the SET list of writes.
+ENTITY_FIELDS: tuple[str, ...] = (
+    "ref",
+    "kind",
+    "namespace",
+    "name",
+    "title",
+    "description",
+    "type",
+    "lifecycle",
+    "owner",
+    "system",
+    "domain",
+    "tags",
+    "annotation_keys",
+    "annotation_pairs",
+    "search_text",
+    "descriptor",
+    "source",
+    "location",
+    "hash",
+    "stub",
+    "updated_at",
+)
+RECORD_FIELDS: tuple[str, ...] = tuple(
+    f for f in ENTITY_FIELDS if f not in ("annotation_keys", "annotation_pairs", "search_text")
+)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _first_target(entity: Entity, relation: RelationType, kind_prefix: str) -> str | None:
+    for rel in entity.relations:
+        if rel.type is relation and rel.source == entity.ref and rel.target.startswith(kind_prefix):
+            return rel.target
+    return None
+
+
+def entity_row(placed: PlacedEntity, source: str, updated_at: str) -> dict[str, Any]:
+    """The node properties for a defined entity."""
+    entity = placed.entity
+    metadata = entity.metadata
+    spec = entity.spec
+    annotations: dict[str, str] = metadata.get("annotations") or {}
+    tags: list[str] = list(metadata.get("tags") or [])
+    title = metadata.get("title")
+    description = metadata.get("description")
+    kind_key = entity.kind.lower()
+    domain = (
+        _first_target(entity, RelationType.PART_OF, "domain:")
+        if kind_key in ("system", "domain")
+        else None
+    )
+    search_text = " ".join(
+        part for part in (entity.name, title, description, " ".join(tags)) if part
+    ).lower()
+    spec_type = spec.get("type")
+    lifecycle = spec.get("lifecycle")
+    return {
+        "ref": entity.ref,
+        "kind": entity.kind,
+        "namespace": entity.namespace,
+        "name": entity.name,
+        "title": title,
+        "description": description,
+        "type": spec_type if isinstance(spec_type, str) else None,
+        "lifecycle": lifecycle if isinstance(lifecycle, str) else None,
+        "owner": _first_target(entity, RelationType.OWNED_BY, ""),
+        "system": _first_target(entity, RelationType.PART_OF, "system:"),
+        "domain": domain,
+        "tags": tags,
+        "annotation_keys": sorted(annotations),
+        "annotation_pairs": sorted(f"{k}={v}" for k, v in annotations.items()),
+        "search_text": search_text,
+        "descriptor": json.dumps(entity.descriptor, separators=(",", ":"), ensure_ascii=False),
+        "source": source,
+        "location": placed.location,
+        "hash": entity.hash,
+        "stub": False,
+        "updated_at": updated_at,
+    }
+
+
+def stub_row(ref: str) -> dict[str, Any]:
+    """The node for a ref that relations point at but no source defines (yet)."""
+    parts = split_ref(ref)
+    return {
+        "ref": ref,
+        "kind": parts.kind,
+        "namespace": parts.namespace,
+        "name": parts.name,
+        "title": None,
+        "description": None,
+        "type": None,
+        "lifecycle": None,
+        "owner": None,
+        "system": None,
+        "domain": None,
+        "tags": [],
+        "annotation_keys": [],
+        "annotation_pairs": [],
+        "search_text": parts.name.lower(),
+        "descriptor": "{}",
+        "source": None,
+        "location": None,
+        "hash": None,
+        "stub": True,
+        "updated_at": None,
+    }
+
+
+def record_from_values(values: Sequence[Any]) -> EntityRecord:
+    """Build a record from a row in ``RECORD_FIELDS`` order."""
+    row = dict(zip(RECORD_FIELDS, values, strict=True))
+    row["descriptor"] = json.loads(row["descriptor"] or "{}")
+    row["tags"] = list(row["tags"] or [])
+    row["stub"] = bool(row["stub"])
+    return EntityRecord(**row)
+
+
+def relation_rows(placed: Iterable[PlacedEntity]) -> dict[RelationType, list[dict[str, str]]]:
+    """Edges to create, grouped by relation type, de-duplicated per origin."""
+    grouped: dict[RelationType, list[dict[str, str]]] = {}
+    for item in placed:
+        seen: set[tuple[RelationType, str, str]] = set()
+        for rel in item.entity.relations:
+            key = (rel.type, rel.source, rel.target)
+            if key in seen:
+                continue
+            seen.add(key)
+            grouped.setdefault(rel.type, []).append(
+                {"s": rel.source, "t": rel.target, "o": rel.origin}
+            )
+    return grouped
+
+
+def batched(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# Filter clauses valid in both dialects (each store lints or runs them in its contract tests).
+FILTER_CLAUSES: dict[str, str] = {
+    "kinds": "lower(e.kind) IN $kinds",
+    "types": "lower(e.type) IN $types",
+    "lifecycles": "lower(e.lifecycle) IN $lifecycles",
+    "namespaces": "e.namespace IN $namespaces",
+    "owner": "e.owner = $owner",
+    "system": "e.system = $system",
+    "domain": (
+        "(e.domain = $domain OR EXISTS { MATCH (e)-[:PART_OF]->(s:Entity) "
+        "WHERE s.domain = $domain })"
+    ),
+    "tag": "$tag IN e.tags",
+    "annotation_key": "$annotation IN e.annotation_keys",
+    "annotation_pair": "$annotation IN e.annotation_pairs",
+    "text": "e.search_text CONTAINS $text",
+    "refs": "e.ref IN $refs",
+}
+ORDER_CLAUSES: dict[str, str] = {
+    "REF": "e.ref",
+    "NAME": "lower(e.name), e.ref",
+    "KIND": "e.kind, e.ref",
+    "UPDATED_AT": "e.updated_at, e.ref",
+}
+
+
+def filter_clause(where: Any) -> tuple[str, dict[str, Any]]:
+    """``WHERE`` text (from fixed fragments only) and parameters for an ``EntityFilter``."""
+    clauses = ["e.stub = false"]
+    params: dict[str, Any] = {}
+    lowered = ("kinds", "types", "lifecycles")
+    for name in ("kinds", "types", "lifecycles", "namespaces", "refs"):
+        values = getattr(where, name)
+        if values is not None:
+            clauses.append(FILTER_CLAUSES[name])
+            params[name] = [v.lower() for v in values] if name in lowered else list(values)
+    for name in ("owner", "system", "domain", "tag"):
+        value = getattr(where, name)
+        if value is not None:
+            clauses.append(FILTER_CLAUSES[name])
+            params[name] = value
+    if where.annotation is not None:
+        clauses.append(
+            FILTER_CLAUSES["annotation_pair" if "=" in where.annotation else "annotation_key"]
+        )
+        params["annotation"] = where.annotation
+    if where.text:
+        clauses.append(FILTER_CLAUSES["text"])
+        params["text"] = where.text.lower()
+    return " AND ".join(clauses), params

@@ -1,0 +1,1 @@
+"""Loaders: fill the graph from sources of truth."""
