@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from graph_api.api.context import RequestContext
 from graph_api.api.schema import build_schema
@@ -104,9 +105,10 @@ def _print_reports(reports: list[LoadReport], as_json: bool) -> None:
     err.print(table)
     for r in reports:
         for rejection in r.rejected:
-            err.print(f"[red]rejected[/] {rejection.location}: {rejection.reason}")
+            line = f"{rejection.location}: {rejection.reason}"
+            err.print(Text.assemble(("rejected ", "red"), line), soft_wrap=True)
         for warning in r.warnings:
-            err.print(f"[yellow]warning[/] {warning}")
+            err.print(Text.assemble(("warning ", "yellow"), warning), soft_wrap=True)
 
 
 @load_app.command("files")

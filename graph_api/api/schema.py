@@ -515,5 +515,5 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=ENTITY_TYPES,
-        extensions=[MaskErrors(should_mask_error=should_mask)],
+        extensions=[lambda: MaskErrors(should_mask_error=should_mask)],
     )
