@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,9 +19,12 @@ from rich.text import Text
 
 from graph_api.api.context import RequestContext
 from graph_api.api.schema import build_schema
+from graph_api.app import make_policy
 from graph_api.export import ExportFormat, dependency_digraph, render
 from graph_api.ingest import LoadReport
 from graph_api.model import normalize_ref
+from graph_api.security import Viewer
+from graph_api.security.tokens import create_token, token_status
 from graph_api.settings import Settings
 from graph_api.store import GraphStore, StoreError
 from graph_api.store.factory import make_store
@@ -31,7 +36,9 @@ app = typer.Typer(help="devgraph: the graph of your software estate.", no_args_i
 load_app = typer.Typer(help="Load sources into the catalog.", no_args_is_help=True)
 export_app = typer.Typer(help="Export the catalog for other tools.", no_args_is_help=True)
 app.add_typer(load_app, name="load")
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+app.add_typer(token_app, name="token")
 
 err = Console(stderr=True)
 StoreOption = Annotated[
@@ -45,6 +52,11 @@ def _settings(store: Path | None) -> Settings:
     if store is not None:
         settings.store = store
     return settings
+
+
+def _operator() -> str:
+    """Who runs the CLI, for the audit trail."""
+    return f"cli:{getpass.getuser()}"
 
 
 def _with_store(store_path: Path | None, work: Callable[[GraphStore], Awaitable[T]]) -> T:
@@ -78,8 +90,10 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     err.print(f"devgraph serving GraphQL at [bold]http://{bind_host}:{bind_port}/graphql[/]")
+    if settings.allow_anonymous_read:
+        err.print("[yellow]anonymous read is enabled:[/] anyone who reaches this port can read the catalog")
     uvicorn.run(
-        create_app(make_store(settings), graphiql=settings.graphiql),
+        create_app(make_store(settings), settings),
         host=bind_host,
         port=bind_port,
         log_level="info",
@@ -137,7 +151,9 @@ def load_files_command(
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            return await load_files(graph, paths, fetch_remote=fetch_remote, progress=advance)
+            return await load_files(
+                graph, paths, fetch_remote=fetch_remote, progress=advance, actor=_operator()
+            )
 
     reports = _with_store(store, work)
     _print_reports(reports, as_json)
@@ -157,12 +173,13 @@ def query(
     except json.JSONDecodeError as exc:
         err.print(f"[red]--variables is not JSON:[/] {exc}")
         raise typer.Exit(2) from exc
-    schema = build_schema()
+    settings = _settings(store)
+    schema = build_schema(settings)
 
     async def work(graph: GraphStore) -> dict[str, Any]:
-        result = await schema.execute(
-            document, variable_values=values, context_value=RequestContext(store=graph)
-        )
+        viewer = Viewer.local_admin(_operator())
+        context = RequestContext(store=graph, viewer=viewer, policy=make_policy(graph, settings))
+        result = await schema.execute(document, variable_values=values, context_value=context)
         out: dict[str, Any] = {"data": result.data}
         if result.errors:
             out["errors"] = [e.formatted for e in result.errors]
@@ -196,6 +213,90 @@ def export_graph(
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. ci-backstage-sync.")],
+    role: Annotated[str, typer.Option(help="viewer, editor, admin, or a cost/findings role.")],
+    team: Annotated[str | None, typer.Option(help="Owning group ref; editors change only its entities.")] = None,
+    expires: Annotated[
+        datetime | None, typer.Option(help="Expiry (ISO date or time, UTC if no zone).")
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Create a token and print its secret once; only its hash is stored."""
+    settings = _settings(store)
+    policy_roles = make_policy(make_store(settings), settings).valid_roles()
+    if role not in policy_roles:
+        err.print(f"[red]--role must be one of:[/] {', '.join(sorted(policy_roles))}")
+        raise typer.Exit(2)
+    if role == "editor" and team is None:
+        err.print("[red]an editor token needs --team[/]")
+        raise typer.Exit(2)
+    team_ref = normalize_ref(team, default_kind="Group") if team else None
+    expires_at = expires.replace(tzinfo=expires.tzinfo or UTC) if expires else None
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        err.print("[red]--expires is in the past[/]")
+        raise typer.Exit(2)
+
+    async def work(graph: GraphStore) -> str:
+        token, secret = await create_token(
+            graph, name=name, team=team_ref, role=role, expires_at=expires_at
+        )
+        err.print(f"token {token.id} ({name}, {role}) created; the secret is shown only now:")
+        return secret
+
+    typer.echo(_with_store(store, work))
+
+
+@token_app.command("list")
+def token_list(
+    store: StoreOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List tokens (never their secrets)."""
+
+    async def work(graph: GraphStore) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": t.id,
+                "name": t.name,
+                "team": t.team,
+                "role": t.role,
+                "created_at": t.created_at,
+                "expires_at": t.expires_at,
+                "status": token_status(t),
+            }
+            for t in await graph.list_tokens()
+        ]
+
+    rows = _with_store(store, work)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="API tokens")
+    for column in ("id", "name", "team", "role", "created_at", "expires_at", "status"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[c] or "") for c in row))
+    Console().print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token id from `devgraph token list`.")],
+    store: StoreOption = None,
+) -> None:
+    """Revoke a token at once."""
+
+    async def work(graph: GraphStore) -> bool:
+        return await graph.revoke_token(token_id, datetime.now(UTC).isoformat())
+
+    if not _with_store(store, work):
+        err.print(f"[red]no active token {token_id}[/]")
+        raise typer.Exit(1)
+    err.print(f"token {token_id} revoked")
 
 
 def main() -> None:

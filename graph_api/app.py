@@ -1,4 +1,8 @@
-"""The Starlette application: GraphQL (with GraphiQL), health, and graph exports."""
+"""The Starlette application: GraphQL (with GraphiQL), health, and graph exports.
+
+The app only wires parts together: authentication turns the request's credentials into a
+viewer, the policy decides what that viewer may do, and the GraphQL view executes.
+"""
 
 from __future__ import annotations
 
@@ -9,32 +13,89 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from graph_api.api.context import RequestContext
+from graph_api.api.errors import ApiError
 from graph_api.api.schema import build_schema
 from graph_api.export import MEDIA_TYPES, ExportFormat, dependency_digraph, render
 from graph_api.model import RefError, normalize_ref
+from graph_api.security import Policy, Viewer
+from graph_api.security.authn import AuthenticationFailed, Authenticator
+from graph_api.settings import Settings
 from graph_api.store import GraphStore
 
 
+def make_policy(store: GraphStore, settings: Settings) -> Policy:
+    return Policy(
+        store,
+        cost_roles=frozenset(settings.cost_roles),
+        findings_roles=frozenset(settings.findings_roles),
+        allow_anonymous_read=settings.allow_anonymous_read,
+    )
+
+
+def _unauthorized(message: str, code: str = "UNAUTHENTICATED", status: int = 401) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    headers = {"WWW-Authenticate": 'Bearer realm="devgraph"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 class DevgraphGraphQL(GraphQL[RequestContext, None]):
-    def __init__(self, store: GraphStore, **kwargs: Any) -> None:
-        super().__init__(build_schema(), **kwargs)
+    """The GraphQL view; every request carries the viewer that authentication established."""
+
+    def __init__(self, store: GraphStore, policy: Policy, settings: Settings) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql else None,
+        )
         self.store = store
+        self.policy = policy
 
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
-        return RequestContext(store=self.store)
+        return RequestContext(store=self.store, viewer=request.state.viewer, policy=self.policy)
+
+    def serves_ide(self, request: Request) -> bool:
+        """GraphiQL is a static page: served without credentials (it sends them itself)."""
+        return self.graphql_ide is not None and self.should_render_graphql_ide(request)
 
 
-def create_app(store: GraphStore, *, graphiql: bool = True) -> Starlette:
+def create_app(store: GraphStore, settings: Settings | None = None) -> Starlette:
     """Wire the store into an ASGI app; the store is opened and closed with the app.
 
     Example:
-        >>> app = create_app(EmbeddedStore(".devgraph"))  # doctest: +SKIP
+        >>> app = create_app(EmbeddedStore(".devgraph"), Settings())  # doctest: +SKIP
     """
-    graphql_app = DevgraphGraphQL(store, graphql_ide="graphiql" if graphiql else None)
+    settings = settings or Settings()
+    policy = make_policy(store, settings)
+    authenticator = Authenticator(store, settings)
+    graphql_app = DevgraphGraphQL(store, policy, settings)
+
+    class Authenticated:
+        """An ASGI app that admits a request only with valid credentials (or anonymous read)."""
+
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            request = Request(scope, receive)
+            if graphql_app.serves_ide(request):
+                request.state.viewer = Viewer.anonymous()
+                await self.app(scope, receive, send)
+                return
+            try:
+                viewer = await authenticator.authenticate(request.headers.get("authorization"))
+                policy.require_read(viewer)
+            except AuthenticationFailed as exc:
+                await _unauthorized(str(exc))(scope, receive, send)
+                return
+            except ApiError as exc:
+                await _unauthorized(str(exc), exc.code)(scope, receive, send)
+                return
+            request.state.viewer = viewer
+            await self.app(scope, receive, send)
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -67,10 +128,10 @@ def create_app(store: GraphStore, *, graphiql: bool = True) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route("/graphql", Authenticated(graphql_app), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/export/graph", export_graph),
+            Route("/export/graph", Authenticated(request_response(export_graph))),
         ],
         lifespan=lifespan,
     )

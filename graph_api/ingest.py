@@ -7,13 +7,22 @@ Conflicts between sources and invalid documents are reported, never resolved by 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from graph_api.model import DescriptorError, parse_entity
 from graph_api.model.entity import KIND_NAMES
-from graph_api.store import ChangeSet, Claim, GraphStore, PlacedEntity
+from graph_api.store import (
+    AuditEvent,
+    ChangeSet,
+    Claim,
+    EntityChange,
+    GraphStore,
+    PlacedEntity,
+)
+from graph_api.store._records import now_iso
 
 
 @dataclass(slots=True)
@@ -113,6 +122,8 @@ async def apply_source(
     *,
     mode: Literal["full", "delta"] = "full",
     failed_files: Sequence[str] = (),
+    actor: str = "system",
+    action: str = "load",
 ) -> LoadReport:
     """Make the catalog hold exactly what ``source`` says now, writing only the difference.
 
@@ -124,6 +135,8 @@ async def apply_source(
         mode: ``full`` removes what the source no longer defines; ``delta`` only upserts.
         failed_files: files that could not be read at all; everything the source loaded from
             them before is kept.
+        actor: who asked, for the audit trail (a token name, ``cli:<user>``).
+        action: what was asked, for the audit trail.
 
     Example:
         >>> report = await apply_source(store, "catalog/", placed)  # doctest: +SKIP
@@ -159,8 +172,26 @@ async def apply_source(
                 continue
             deletes.append(ref)
     report.removed = sorted(deletes)
-    await store.apply(ChangeSet(source=source, upserts=upserts, deletes=report.removed))
+    changes = [
+        EntityChange(p.entity.ref, _hash(previous.get(p.entity.ref)), p.entity.hash)
+        for p in upserts
+    ]
+    changes.extend(EntityChange(ref, _hash(previous.get(ref)), None) for ref in report.removed)
+    audit = audit_event(actor, action, source, changes) if changes else None
+    await store.apply(
+        ChangeSet(source=source, upserts=upserts, deletes=report.removed, audit=audit)
+    )
     return report
+
+
+def audit_event(actor: str, action: str, source: str, changes: list[EntityChange]) -> AuditEvent:
+    return AuditEvent(
+        id=uuid.uuid4().hex, at=now_iso(), actor=actor, action=action, source=source, changes=changes
+    )
+
+
+def _hash(claim: Claim | None) -> str | None:
+    return claim.hash if claim is not None else None
 
 
 def _from_failed_file(claim: Claim, failed_files: Sequence[str]) -> bool:
@@ -168,11 +199,12 @@ def _from_failed_file(claim: Claim, failed_files: Sequence[str]) -> bool:
     return any(location.rsplit(":", 1)[0] == path for path in failed_files)
 
 
-async def delete_entity(store: GraphStore, ref: str) -> bool:
+async def delete_entity(store: GraphStore, ref: str, *, actor: str = "system") -> bool:
     """Remove one defined entity from whichever source defines it; False if there is none."""
     claim = (await store.claims([ref])).get(ref)
     if claim is None:
         return False
-    await store.apply(ChangeSet(source=claim.source, deletes=[ref]))
+    audit = audit_event(actor, "deleteEntity", claim.source, [EntityChange(ref, claim.hash, None)])
+    await store.apply(ChangeSet(source=claim.source, deletes=[ref], audit=audit))
     return True
 

@@ -1,23 +1,100 @@
-"""Settings from the environment (``DEVGRAPH_*``, ``NEO4J_*``) with safe defaults."""
+"""Settings from a TOML config file and the environment, with secure defaults.
+
+Precedence, highest first: explicit arguments, ``DEVGRAPH_*`` / ``NEO4J_*`` environment
+variables, the TOML file named by ``DEVGRAPH_CONFIG`` (default ``devgraph.toml`` if present).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "DEVGRAPH_CONFIG"
+DEFAULT_CONFIG = Path("devgraph.toml")
+
+
+class Limits(BaseModel):
+    """What one GraphQL request may ask for (GraphQL Armor / GitHub / Apollo norms)."""
+
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_cost: int = 5000
+    max_page: int = 100
+    max_nodes: int = 50_000
+    default_list_size: int = Field(
+        default=10, description="Assumed length of plain lists when costing a query."
+    )
+    max_body_bytes: int = 2 * 1024 * 1024
+    execution_timeout_s: float = 10.0
+
+
+class RateLimit(BaseModel):
+    """Token bucket per token or client address."""
+
+    enabled: bool = True
+    per_minute: int = 1200
+    burst: int = 200
+
+
+class Oidc(BaseModel):
+    """OIDC/JWT bearer tokens, verified against the issuer's JWKS."""
+
+    jwks_url: str | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    team_claim: str = "team"
+    role_claim: str = "role"
+    name_claim: str = "sub"
 
 
 class Settings(BaseSettings):
-    """Server and store settings. Environment variables override the defaults."""
+    """Server, store and security settings."""
 
-    model_config = SettingsConfigDict(env_prefix="DEVGRAPH_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DEVGRAPH_", env_nested_delimiter="__", extra="ignore"
+    )
 
     store: Path = Field(default=Path(".devgraph"), description="Embedded store folder.")
     host: str = "127.0.0.1"
     port: int = 8000
     graphiql: bool = True
+    introspection: bool = True
+    allow_anonymous_read: bool = Field(
+        default=False, description="Let requests without credentials read the catalog."
+    )
+    cost_roles: list[str] = Field(default_factory=lambda: ["finance"])
+    findings_roles: list[str] = Field(default_factory=lambda: ["security"])
+    limits: Limits = Field(default_factory=Limits)
+    rate_limit: RateLimit = Field(default_factory=RateLimit)
+    oidc: Oidc = Field(default_factory=Oidc)
     neo4j_uri: str | None = Field(default=None, validation_alias="NEO4J_URI")
     neo4j_user: str = Field(default="neo4j", validation_alias="NEO4J_USER")
     neo4j_password: str | None = Field(default=None, validation_alias="NEO4J_PASSWORD")
     neo4j_database: str = Field(default="neo4j", validation_alias="NEO4J_DATABASE")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        elif CONFIG_ENV in os.environ:
+            raise FileNotFoundError(f"{CONFIG_ENV}={config}: no such config file")
+        return tuple(sources)

@@ -187,6 +187,7 @@ async def load_files(
     *,
     fetch_remote: bool = True,
     progress: Progress | None = None,
+    actor: str = "system",
 ) -> list[LoadReport]:
     """Apply each path as its own source and report what changed.
 
@@ -204,6 +205,8 @@ async def load_files(
             entities,
             [*read.rejected, *rejected],
             failed_files=read.failed_files,
+            actor=actor,
+            action="load files",
         )
         report.warnings.extend(read.warnings)
         reports.append(report)

@@ -8,16 +8,8 @@ from dataclasses import dataclass, field
 from strawberry.dataloader import DataLoader
 
 from graph_api.model import RelationType
+from graph_api.security.policy import Policy, Viewer
 from graph_api.store import Direction, EntityRecord, GraphStore
-
-
-@dataclass(slots=True)
-class Viewer:
-    """Who is asking. Anonymous until the server's authentication says otherwise."""
-
-    name: str = "anonymous"
-    team: str | None = None
-    role: str = "viewer"
 
 
 class EntityByRefLoader(DataLoader[str, EntityRecord | None]):
@@ -43,10 +35,15 @@ class RelatedByRefLoader(DataLoader[str, list[EntityRecord]]):
 
 @dataclass
 class RequestContext:
-    """Built once per request; loaders cache for the request only."""
+    """Built once per request; loaders cache for the request only.
+
+    Example:
+        >>> RequestContext(store, Viewer.local_admin("me"), Policy(store))  # doctest: +SKIP
+    """
 
     store: GraphStore
-    viewer: Viewer = field(default_factory=Viewer)
+    viewer: Viewer
+    policy: Policy
     entity_by_ref: EntityByRefLoader = field(init=False)
     _related: dict[tuple[RelationType, Direction], RelatedByRefLoader] = field(
         init=False, default_factory=dict

@@ -38,7 +38,8 @@ from graph_api.api.types import (
     to_entity,
 )
 from graph_api.ingest import LoadReport, SourceDocument, apply_source, delete_entity, validate
-from graph_api.model import RefError, normalize_ref
+from graph_api.model import RefError, RelationType, normalize_ref
+from graph_api.settings import Settings
 from graph_api.store import EntityFilter, EntityOrder, EntityRecord
 
 T = TypeVar("T")
@@ -82,6 +83,33 @@ def _filter(filter: EntityFilterInput | None, kind: str | None) -> EntityFilter:
     )
 
 
+def _window(first: int | None, after: str | None) -> tuple[int, int]:
+    """``(limit, offset)`` of a Relay page request."""
+    limit = DEFAULT_PAGE if first is None else first
+    if not 0 <= limit <= MAX_PAGE:
+        raise BadInput(f"first must be between 0 and {MAX_PAGE}")
+    if after is None:
+        return limit, 0
+    position = decode_cursor(after)
+    if position is None:
+        raise BadInput("after: not a cursor from this API")
+    return limit, position + 1
+
+
+def _connection(nodes: Sequence[T], offset: int, total: int) -> Connection[T]:
+    edges = [Edge(cursor=encode_cursor(offset + i), node=n) for i, n in enumerate(nodes)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=offset + len(nodes) < total,
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )
+
+
 async def _page(
     info: Ctx,
     filter: EntityFilterInput | None,
@@ -90,15 +118,7 @@ async def _page(
     after: str | None,
     kind: str | None = None,
 ) -> Connection[Any]:
-    limit = DEFAULT_PAGE if first is None else first
-    if not 0 <= limit <= MAX_PAGE:
-        raise BadInput(f"first must be between 0 and {MAX_PAGE}")
-    offset = 0
-    if after is not None:
-        position = decode_cursor(after)
-        if position is None:
-            raise BadInput("after: not a cursor from this API")
-        offset = position + 1
+    limit, offset = _window(first, after)
     order = order_by or EntityOrderInput()
     records, total = await info.context.store.find_entities(
         _filter(filter, kind),
@@ -109,19 +129,7 @@ async def _page(
     )
     for record in records:
         info.context.entity_by_ref.prime(record.ref, record)
-    edges = [
-        Edge(cursor=encode_cursor(offset + i), node=to_entity(r)) for i, r in enumerate(records)
-    ]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=offset + len(records) < total,
-            has_previous_page=offset > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        total_count=total,
-    )
+    return _connection([to_entity(r) for r in records], offset, total)
 
 
 async def _typed(info: Ctx, ref: str, kind: str) -> Any:
@@ -244,6 +252,23 @@ class DeleteEntityPayload:
 
 def _payload_rejections(report: LoadReport) -> list[RejectedDescriptor]:
     return [RejectedDescriptor(location=r.location, reason=r.reason, ref=r.ref) for r in report.rejected]
+
+
+@strawberry.type
+class EntityChangeRecord:
+    ref: str
+    before: str | None = strawberry.field(description="Content hash before; null if created.")
+    after: str | None = strawberry.field(description="Content hash after; null if removed.")
+
+
+@strawberry.type
+class AuditEntry:
+    id: str
+    at: str
+    actor: str
+    action: str
+    source: str
+    changes: list[EntityChangeRecord]
 
 
 @strawberry.type
@@ -450,6 +475,33 @@ class Query:
         rows = await info.context.store.unresolved_refs()
         return [UnresolvedRelation(from_ref=a, relation=r, target_ref=b) for a, r, b in rows]
 
+    @strawberry.field(description="Every change to the catalog, newest first. Admins only.")
+    async def audit_log(
+        self,
+        info: Ctx,
+        actor: str | None = None,
+        ref: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AuditEntry]:
+        info.context.policy.require_admin(info.context.viewer)
+        limit, offset = _window(first, after)
+        events, total = await info.context.store.audit_events(
+            actor=actor, ref=_ref(ref, "Component") if ref else None, offset=offset, limit=limit
+        )
+        entries = [
+            AuditEntry(
+                id=e.id,
+                at=e.at,
+                actor=e.actor,
+                action=e.action,
+                source=e.source,
+                changes=[EntityChangeRecord(ref=c.ref, before=c.before, after=c.after) for c in e.changes],
+            )
+            for e in events
+        ]
+        return _connection(entries, offset, total)
+
     @strawberry.field(description="How many entities of each kind the catalog holds.")
     async def catalog_stats(self, info: Ctx) -> list[KindCount]:
         stats = await info.context.store.stats()
@@ -466,15 +518,29 @@ async def _analysis(work: Any) -> Any:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        description="Create or update entities from Backstage descriptors (validated as the loader does)."
+        description="Create or update entities from Backstage descriptors (validated as the loader "
+        "does). Editors may touch only entities their team owns, before and after the change."
     )
     async def upsert_entities(self, info: Ctx, descriptors: list[JSON]) -> UpsertEntitiesPayload:
+        context = info.context
         documents = [
             SourceDocument(d, f"descriptors[{i}]", f"descriptors[{i}]")
             for i, d in enumerate(descriptors)
         ]
         entities, rejected = validate(documents)
-        report = await apply_source(info.context.store, API_SOURCE, entities, rejected, mode="delta")
+        existing = await context.store.get_entities([p.entity.ref for p in entities])
+        owners: list[str | None] = [p.entity.target(RelationType.OWNED_BY) for p in entities]
+        owners.extend(r.owner for r in existing if r is not None and not r.stub)
+        await context.policy.require_edit(context.viewer, owners)
+        report = await apply_source(
+            context.store,
+            API_SOURCE,
+            entities,
+            rejected,
+            mode="delta",
+            actor=context.viewer.name,
+            action="upsertEntities",
+        )
         changed = [*report.added, *report.updated]
         return UpsertEntitiesPayload(
             added=report.added,
@@ -486,9 +552,13 @@ class Mutation:
 
     @strawberry.mutation(description="Delete an entity, whichever source defined it.")
     async def delete_entity(self, info: Ctx, ref: str) -> DeleteEntityPayload:
+        context = info.context
         canonical = _ref(ref, "Component")
-        deleted = await delete_entity(info.context.store, canonical)
-        if not deleted:
+        record = await _record(info, canonical)
+        if record is None or record.stub:
+            raise NotFound(f"ref: no entity {canonical}")
+        await context.policy.require_edit(context.viewer, [record.owner])
+        if not await delete_entity(context.store, canonical, actor=context.viewer.name):
             raise NotFound(f"ref: no entity {canonical}")
         return DeleteEntityPayload(ref=canonical, deleted=True)
 
@@ -509,8 +579,9 @@ ENTITY_TYPES = [
 ]
 
 
-def build_schema() -> strawberry.Schema:
-    """The devgraph GraphQL schema."""
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The devgraph GraphQL schema, with the request limits of ``settings``."""
+    del settings  # limits are wired in by the limits extensions
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

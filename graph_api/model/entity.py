@@ -315,6 +315,13 @@ class Entity:
     def spec(self) -> dict[str, Any]:
         return self.descriptor.get("spec") or {}
 
+    def target(self, relation: RelationType, kind_prefix: str = "") -> str | None:
+        """The first ref this entity points at with ``relation`` (e.g. its owner)."""
+        for rel in self.relations:
+            if rel.type is relation and rel.source == self.ref and rel.target.startswith(kind_prefix):
+                return rel.target
+        return None
+
 
 def _format_error(error: Any, prefix: str) -> str:
     loc = ".".join(str(part) for part in error["loc"] if part not in ("function-after",))

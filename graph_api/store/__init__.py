@@ -1,6 +1,9 @@
 """Graph stores behind one port: embedded (Ladybug, the default) and Neo4j."""
 
 from graph_api.store.port import (
+    ApiToken,
+    AuditEvent,
+    EntityChange,
     ChangeSet,
     Claim,
     Direction,
@@ -15,6 +18,9 @@ from graph_api.store.port import (
 )
 
 __all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "EntityChange",
     "ChangeSet",
     "Claim",
     "Direction",

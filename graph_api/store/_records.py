@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from graph_api.model import Entity, RelationType
+from graph_api.model import RelationType
 from graph_api.model.refs import split_ref
-from graph_api.store.port import EntityRecord, PlacedEntity
+from graph_api.store.port import AuditEvent, EntityChange, EntityRecord, PlacedEntity
 
 # Node properties in a fixed order: the RETURN list of every read and the SET list of writes.
 ENTITY_FIELDS: tuple[str, ...] = (
@@ -44,13 +44,6 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _first_target(entity: Entity, relation: RelationType, kind_prefix: str) -> str | None:
-    for rel in entity.relations:
-        if rel.type is relation and rel.source == entity.ref and rel.target.startswith(kind_prefix):
-            return rel.target
-    return None
-
-
 def entity_row(placed: PlacedEntity, source: str, updated_at: str) -> dict[str, Any]:
     """The node properties for a defined entity."""
     entity = placed.entity
@@ -62,7 +55,7 @@ def entity_row(placed: PlacedEntity, source: str, updated_at: str) -> dict[str, 
     description = metadata.get("description")
     kind_key = entity.kind.lower()
     domain = (
-        _first_target(entity, RelationType.PART_OF, "domain:")
+        entity.target(RelationType.PART_OF, "domain:")
         if kind_key in ("system", "domain")
         else None
     )
@@ -80,8 +73,8 @@ def entity_row(placed: PlacedEntity, source: str, updated_at: str) -> dict[str, 
         "description": description,
         "type": spec_type if isinstance(spec_type, str) else None,
         "lifecycle": lifecycle if isinstance(lifecycle, str) else None,
-        "owner": _first_target(entity, RelationType.OWNED_BY, ""),
-        "system": _first_target(entity, RelationType.PART_OF, "system:"),
+        "owner": entity.target(RelationType.OWNED_BY),
+        "system": entity.target(RelationType.PART_OF, "system:"),
         "domain": domain,
         "tags": tags,
         "annotation_keys": sorted(annotations),
@@ -204,3 +197,42 @@ def filter_clause(where: Any) -> tuple[str, dict[str, Any]]:
         clauses.append(FILTER_CLAUSES["text"])
         params["text"] = where.text.lower()
     return " AND ".join(clauses), params
+
+
+TOKEN_FIELDS: tuple[str, ...] = (
+    "id",
+    "name",
+    "team",
+    "role",
+    "hash",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+)
+
+
+def audit_row(event: AuditEvent) -> dict[str, Any]:
+    """Parameters of one appended audit event; ``refs`` lets it be found by entity."""
+    changes = [{"ref": c.ref, "before": c.before, "after": c.after} for c in event.changes]
+    return {
+        "id": event.id,
+        "at": event.at,
+        "actor": event.actor,
+        "action": event.action,
+        "source": event.source,
+        "refs": [c.ref for c in event.changes],
+        "changes": json.dumps(changes, separators=(",", ":")),
+    }
+
+
+def audit_event_from_values(values: Sequence[Any]) -> AuditEvent:
+    """An event from ``id, at, actor, action, source, changes`` values."""
+    event_id, at, actor, action, source, changes = values
+    return AuditEvent(
+        id=event_id,
+        at=at,
+        actor=actor,
+        action=action,
+        source=source,
+        changes=[EntityChange(**c) for c in json.loads(changes or "[]")],
+    )

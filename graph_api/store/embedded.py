@@ -20,6 +20,9 @@ from graph_api.model import RelationType
 from graph_api.store._records import (
     ENTITY_FIELDS,
     ORDER_CLAUSES,
+    TOKEN_FIELDS,
+    audit_event_from_values,
+    audit_row,
     RECORD_FIELDS,
     batched,
     entity_row,
@@ -30,6 +33,8 @@ from graph_api.store._records import (
     stub_row,
 )
 from graph_api.store.port import (
+    ApiToken,
+    AuditEvent,
     ChangeSet,
     Claim,
     Direction,
@@ -52,6 +57,8 @@ _NODE_COLUMNS = (
     "search_text STRING, descriptor STRING, source STRING, location STRING, hash STRING, "
     "stub BOOLEAN, updated_at STRING"
 )
+_TOKEN_RETURN = ", ".join(f"t.{f}" for f in TOKEN_FIELDS)
+_AUDIT_RETURN = "a.id, a.at, a.actor, a.action, a.source, a.changes"
 _ARROWS = {Direction.OUT: ("-", "->"), Direction.IN: ("<-", "-"), Direction.BOTH: ("-", "-")}
 
 
@@ -60,6 +67,11 @@ class Cypher:
 
     SCHEMA = [
         f"CREATE NODE TABLE IF NOT EXISTS Entity({_NODE_COLUMNS})",
+        "CREATE NODE TABLE IF NOT EXISTS AuditEvent(id STRING PRIMARY KEY, at STRING, "
+        "actor STRING, action STRING, source STRING, refs STRING[], changes STRING)",
+        "CREATE NODE TABLE IF NOT EXISTS ApiToken(id STRING PRIMARY KEY, name STRING, "
+        "team STRING, role STRING, hash STRING, created_at STRING, expires_at STRING, "
+        "revoked_at STRING)",
         *(
             f"CREATE REL TABLE IF NOT EXISTS {rel.value}(FROM Entity TO Entity, origin STRING)"
             for rel in RelationType
@@ -108,6 +120,33 @@ class Cypher:
         "MATCH (a:Entity)-[r]-(b:Entity) WHERE b.stub = true AND r.origin = a.ref "
         "RETURN a.ref, label(r), b.ref ORDER BY a.ref, b.ref"
     )
+
+    APPEND_AUDIT = (
+        "CREATE (a:AuditEvent {id: $id, at: $at, actor: $actor, action: $action, "
+        "source: $source, refs: $refs, changes: $changes})"
+    )
+    PUT_TOKEN = (
+        "CREATE (t:ApiToken {id: $id, name: $name, team: $team, role: $role, hash: $hash, "
+        "created_at: $created_at, expires_at: $expires_at, revoked_at: $revoked_at})"
+    )
+    TOKEN_BY_HASH = f"MATCH (t:ApiToken) WHERE t.hash = $hash RETURN {_TOKEN_RETURN}"
+    LIST_TOKENS = f"MATCH (t:ApiToken) RETURN {_TOKEN_RETURN} ORDER BY t.created_at, t.id"
+    REVOKE_TOKEN = (
+        "MATCH (t:ApiToken) WHERE t.id = $id AND t.revoked_at IS NULL "
+        "SET t.revoked_at = $at RETURN t.id"
+    )
+    AUDIT_FILTERS = {"actor": "a.actor = $actor", "ref": "$ref IN a.refs"}
+
+    @staticmethod
+    def audit_count(where: str) -> str:
+        return f"MATCH (a:AuditEvent) WHERE {where} RETURN count(a)"
+
+    @staticmethod
+    def audit_page(where: str) -> str:
+        return (
+            f"MATCH (a:AuditEvent) WHERE {where} RETURN {_AUDIT_RETURN} "
+            "ORDER BY a.at DESC, a.id DESC SKIP $offset LIMIT $limit"
+        )
 
     @staticmethod
     def create_edges(relation: RelationType) -> str:
@@ -284,7 +323,7 @@ class EmbeddedStore:
 
     # -- writes -----------------------------------------------------------------------------
     async def apply(self, change: ChangeSet) -> None:
-        if change.empty:
+        if change.empty and change.audit is None:
             return
         await self._write(lambda: self._transaction(lambda: self._apply(change)))
 
@@ -331,6 +370,8 @@ class EmbeddedStore:
                 run(Cypher.create_edges(relation), {"rows": list(chunk)})
         for chunk in batched(sorted(stub_candidates), BATCH):
             run(Cypher.DELETE_UNLINKED_STUBS, {"refs": list(chunk)})
+        if change.audit is not None:
+            run(Cypher.APPEND_AUDIT, audit_row(change.audit))
 
     async def source_claims(self, source: str) -> dict[str, Claim]:
         rows = await self._read(Cypher.SOURCE_CLAIMS, {"source": source})
@@ -429,6 +470,40 @@ class EmbeddedStore:
     async def stats(self) -> dict[str, int]:
         rows = await self._read(Cypher.STATS)
         return {kind: int(n) for kind, n in rows}
+
+    # -- security ---------------------------------------------------------------------------
+    async def audit_events(
+        self, *, actor: str | None, ref: str | None, offset: int, limit: int
+    ) -> tuple[list[AuditEvent], int]:
+        clauses = ["true"]
+        params: dict[str, Any] = {}
+        for name, value in (("actor", actor), ("ref", ref)):
+            if value is not None:
+                clauses.append(Cypher.AUDIT_FILTERS[name])
+                params[name] = value
+        where = " AND ".join(clauses)
+        total = (await self._read(Cypher.audit_count(where), params))[0][0]
+        rows = await self._read(
+            Cypher.audit_page(where), {**params, "offset": offset, "limit": limit}
+        )
+        return [audit_event_from_values(row) for row in rows], int(total)
+
+    async def put_token(self, token: ApiToken) -> None:
+        params = {f: getattr(token, f) for f in TOKEN_FIELDS}
+        await self._write(lambda: self._execute(Cypher.PUT_TOKEN, params))
+
+    async def token_by_hash(self, digest: str) -> ApiToken | None:
+        rows = await self._read(Cypher.TOKEN_BY_HASH, {"hash": digest})
+        return ApiToken(*rows[0]) if rows else None
+
+    async def list_tokens(self) -> list[ApiToken]:
+        return [ApiToken(*row) for row in await self._read(Cypher.LIST_TOKENS)]
+
+    async def revoke_token(self, token_id: str, at: str) -> bool:
+        rows = await self._write(
+            lambda: self._execute(Cypher.REVOKE_TOKEN, {"id": token_id, "at": at})
+        )
+        return bool(rows)
 
 
 def _depth(max_depth: int) -> int:

@@ -83,12 +83,48 @@ class PlacedEntity:
 
 
 @dataclass(slots=True)
+class EntityChange:
+    """One entity's before and after content hash (None where it did not / no longer exists)."""
+
+    ref: str
+    before: str | None
+    after: str | None
+
+
+@dataclass(slots=True)
+class AuditEvent:
+    """Who changed what, when: appended in the same transaction as the change itself."""
+
+    id: str
+    at: str
+    actor: str
+    action: str
+    source: str
+    changes: list[EntityChange] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ApiToken:
+    """An API token as stored: only the hash of its secret is ever kept."""
+
+    id: str
+    name: str
+    team: str | None
+    role: str
+    hash: str
+    created_at: str
+    expires_at: str | None = None
+    revoked_at: str | None = None
+
+
+@dataclass(slots=True)
 class ChangeSet:
     """What one source changes: written in a single all-or-nothing transaction."""
 
     source: str
     upserts: list[PlacedEntity] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
+    audit: AuditEvent | None = None
 
     @property
     def empty(self) -> bool:
@@ -190,3 +226,19 @@ class GraphStore(Protocol):
 
     async def stats(self) -> dict[str, int]:
         """Counts of defined entities per kind."""
+
+    # -- security -------------------------------------------------------------------------
+    async def audit_events(
+        self, *, actor: str | None, ref: str | None, offset: int, limit: int
+    ) -> tuple[list[AuditEvent], int]:
+        """Audit events, newest first, optionally by actor or touching one ref; and the total."""
+
+    async def put_token(self, token: ApiToken) -> None:
+        """Store a new API token (its hash, never its secret)."""
+
+    async def token_by_hash(self, digest: str) -> ApiToken | None: ...
+
+    async def list_tokens(self) -> list[ApiToken]: ...
+
+    async def revoke_token(self, token_id: str, at: str) -> bool:
+        """Mark a token revoked; False when no such token exists or it was already revoked."""

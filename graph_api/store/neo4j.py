@@ -1,0 +1,490 @@
+"""The Neo4j store: the same graph model and semantics as the embedded store, on a Neo4j server.
+
+Every Cypher statement this store runs is in this module (Neo4j 5.21+ dialect) and listed by
+:func:`all_statements`, which the tests lint offline with Neo4j's own parser. Writes run as one
+managed transaction per change set, which the driver retries on transient errors; reads run in
+managed read transactions routed to any cluster member.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, RoutingControl
+from neo4j.exceptions import ConstraintError, DriverError, Neo4jError
+
+from graph_api.model import RelationType
+from graph_api.store._records import (
+    ENTITY_FIELDS,
+    ORDER_CLAUSES,
+    RECORD_FIELDS,
+    batched,
+    entity_row,
+    filter_clause,
+    now_iso,
+    record_from_values,
+    relation_rows,
+    stub_row,
+)
+from graph_api.store.embedded import _ARROWS, _depth
+from graph_api.store.port import (
+    ChangeSet,
+    Claim,
+    Direction,
+    EntityFilter,
+    EntityOrder,
+    EntityRecord,
+    StoreError,
+)
+
+T = TypeVar("T")
+
+BATCH = 5000
+_RETURN = ", ".join(f"e.{f}" for f in RECORD_FIELDS)
+# ServiceUnavailable, SessionExpired and the other connection failures are DriverErrors.
+_DRIVER_ERRORS = (Neo4jError, DriverError)
+
+
+class Cypher:
+    """Every statement of the Neo4j store (Neo4j 5.21+ dialect)."""
+
+    SCHEMA = {
+        "entity_ref": (
+            "CREATE CONSTRAINT entity_ref IF NOT EXISTS FOR (e:Entity) REQUIRE e.ref IS UNIQUE"
+        ),
+        "entity_source": "CREATE INDEX entity_source IF NOT EXISTS FOR (e:Entity) ON (e.source)",
+        "entity_kind": "CREATE INDEX entity_kind IF NOT EXISTS FOR (e:Entity) ON (e.kind)",
+        "entity_owner": "CREATE INDEX entity_owner IF NOT EXISTS FOR (e:Entity) ON (e.owner)",
+        "entity_system": "CREATE INDEX entity_system IF NOT EXISTS FOR (e:Entity) ON (e.system)",
+    }
+    PING = "RETURN 1"
+    EXISTING = "UNWIND $refs AS r MATCH (e:Entity {ref: r}) RETURN e.ref, e.stub"
+    CLAIMS = (
+        "UNWIND $refs AS r MATCH (e:Entity {ref: r}) WHERE e.stub = false "
+        "RETURN e.ref, e.source, e.location, e.hash"
+    )
+    SOURCE_CLAIMS = (
+        "MATCH (e:Entity) WHERE e.source = $source AND e.stub = false "
+        "RETURN e.ref, e.source, e.location, e.hash"
+    )
+    STUB_NEIGHBOURS = (
+        "MATCH (a:Entity)-[r]-(b:Entity) WHERE a.ref IN $refs AND r.origin = a.ref "
+        "AND b.stub = true RETURN DISTINCT b.ref"
+    )
+    DELETE_OUT_EDGES = (
+        "MATCH (a:Entity)-[r]->(b:Entity) WHERE a.ref IN $refs AND r.origin = a.ref DELETE r"
+    )
+    DELETE_IN_EDGES = (
+        "MATCH (a:Entity)<-[r]-(b:Entity) WHERE a.ref IN $refs AND r.origin = a.ref DELETE r"
+    )
+    DEMOTE_TO_STUB = (
+        "MATCH (e:Entity) WHERE e.ref IN $refs AND EXISTS { MATCH (e)-[]-() } "
+        "SET e.stub = true, e.source = NULL, e.location = NULL, e.hash = NULL, "
+        "e.title = NULL, e.description = NULL, e.type = NULL, e.lifecycle = NULL, "
+        "e.owner = NULL, e.system = NULL, e.domain = NULL, e.tags = [], "
+        "e.annotation_keys = [], e.annotation_pairs = [], e.descriptor = '{}', "
+        "e.updated_at = NULL"
+    )
+    DELETE_UNLINKED = (
+        "MATCH (e:Entity) WHERE e.ref IN $refs AND NOT EXISTS { MATCH (e)-[]-() } DELETE e"
+    )
+    DELETE_UNLINKED_STUBS = (
+        "MATCH (e:Entity) WHERE e.ref IN $refs AND e.stub = true "
+        "AND NOT EXISTS { MATCH (e)-[]-() } DELETE e"
+    )
+    # CREATE, not MERGE: a ref twice among one change's new entities must fail the whole change
+    # on the unique constraint, as it does in the embedded store.
+    CREATE_NODES = "UNWIND $rows AS r CREATE (e:Entity) SET e = r"
+    # MERGE for stubs: another writer may create the same referenced-but-undefined ref
+    # concurrently, and either outcome (its node or ours) is the node the edge needs.
+    CREATE_STUBS = "UNWIND $rows AS r MERGE (e:Entity {ref: r.ref}) ON CREATE SET e = r"
+    # Rows carry every ENTITY_FIELDS key, so += overwrites all of them (a null removes one).
+    UPDATE_NODES = "UNWIND $rows AS r MATCH (e:Entity {ref: r.ref}) SET e += r"
+    GET = f"UNWIND $refs AS r MATCH (e:Entity {{ref: r}}) RETURN {_RETURN}"
+    STATS = "MATCH (e:Entity) WHERE e.stub = false RETURN e.kind, count(*)"
+    UNRESOLVED = (
+        "MATCH (a:Entity)-[r]-(b:Entity) WHERE b.stub = true AND r.origin = a.ref "
+        "RETURN a.ref, type(r), b.ref ORDER BY a.ref, b.ref"
+    )
+    CLEAR = "MATCH (e:Entity) WITH e LIMIT $limit DETACH DELETE e RETURN count(*)"
+
+    @staticmethod
+    def create_edges(relation: RelationType) -> str:
+        return (
+            "UNWIND $rows AS r MATCH (a:Entity {ref: r.s}) MATCH (b:Entity {ref: r.t}) "
+            f"CREATE (a)-[:{relation.value} {{origin: r.o}}]->(b)"
+        )
+
+    @staticmethod
+    def count(where: str) -> str:
+        return f"MATCH (e:Entity) WHERE {where} RETURN count(e)"
+
+    @staticmethod
+    def page(where: str, order: str) -> str:
+        return (
+            f"MATCH (e:Entity) WHERE {where} RETURN {_RETURN} "
+            f"ORDER BY {order} SKIP $offset LIMIT $limit"
+        )
+
+    @staticmethod
+    def related(relation: RelationType, direction: Direction) -> str:
+        left, right = _ARROWS[direction]
+        return (
+            f"MATCH (a:Entity){left}[:{relation.value}]{right}(e:Entity) WHERE a.ref IN $refs "
+            f"RETURN DISTINCT a.ref, {_RETURN} ORDER BY a.ref, e.ref"
+        )
+
+    @staticmethod
+    def reachable(relation: RelationType, direction: Direction, max_depth: int) -> str:
+        # ANY SHORTEST keeps one shortest path per reached node (a BFS in the planner), so
+        # dense or cyclic graphs never enumerate every path.
+        left, right = _ARROWS[direction]
+        return (
+            f"MATCH p = ANY SHORTEST (a:Entity {{ref: $root}}){left}[:{relation.value}]{right}"
+            f"{{1,{max_depth}}}(e:Entity) RETURN length(p), {_RETURN}"
+        )
+
+    @staticmethod
+    def edges_among(relation: RelationType) -> str:
+        return (
+            f"MATCH (a:Entity)-[:{relation.value}]->(b:Entity) "
+            "WHERE a.ref IN $refs AND b.ref IN $refs RETURN DISTINCT a.ref, b.ref"
+        )
+
+    @staticmethod
+    def all_edges(relation: RelationType) -> str:
+        return f"MATCH (a:Entity)-[:{relation.value}]->(b:Entity) RETURN DISTINCT a.ref, b.ref"
+
+    @staticmethod
+    def shortest_path(relation: RelationType, direction: Direction, max_depth: int) -> str:
+        left, right = _ARROWS[direction]
+        return (
+            f"MATCH p = ANY SHORTEST (a:Entity {{ref: $from_ref}}){left}[:{relation.value}]"
+            f"{right}{{1,{max_depth}}}(b:Entity {{ref: $to_ref}}) "
+            "RETURN [n IN nodes(p) | n.ref]"
+        )
+
+
+def _order(order: EntityOrder, descending: bool) -> str:
+    text = ORDER_CLAUSES[order.value]
+    if descending:
+        text = ", ".join(f"{part} DESC" for part in text.split(", "))
+    return text
+
+
+def all_statements() -> dict[str, str]:
+    """Every statement the store can run, by name, for offline linting."""
+    statements = {f"SCHEMA.{name}": text for name, text in Cypher.SCHEMA.items()}
+    statements.update(
+        (name, value)
+        for name, value in vars(Cypher).items()
+        if name.isupper() and isinstance(value, str)
+    )
+    deepest = _depth(sys.maxsize)
+    for relation in RelationType:
+        rel = relation.value
+        statements[f"create_edges[{rel}]"] = Cypher.create_edges(relation)
+        statements[f"edges_among[{rel}]"] = Cypher.edges_among(relation)
+        statements[f"all_edges[{rel}]"] = Cypher.all_edges(relation)
+        for direction in Direction:
+            key = f"{rel},{direction.value}"
+            statements[f"related[{key}]"] = Cypher.related(relation, direction)
+            statements[f"reachable[{key}]"] = Cypher.reachable(relation, direction, deepest)
+            statements[f"shortest_path[{key}]"] = Cypher.shortest_path(
+                relation, direction, deepest
+            )
+    for form, annotation in (("annotation_key", "x.io/k"), ("annotation_pair", "x.io/k=v")):
+        where, _ = filter_clause(
+            EntityFilter(
+                kinds=["component"],
+                types=["service"],
+                lifecycles=["production"],
+                namespaces=["default"],
+                owner="group:default/team",
+                system="system:default/s",
+                domain="domain:default/d",
+                tag="python",
+                annotation=annotation,
+                text="shop",
+                refs=["component:default/a"],
+            )
+        )
+        statements[f"count[{form}]"] = Cypher.count(where)
+        for order in EntityOrder:
+            for descending in (False, True):
+                way = "DESC" if descending else "ASC"
+                statements[f"page[{form},{order.value},{way}]"] = Cypher.page(
+                    where, _order(order, descending)
+                )
+    return statements
+
+
+def _reason(exc: Neo4jError | DriverError) -> str:
+    # Server messages for syntax and semantic errors quote the statement, so only constraint
+    # violations (which name the label, key and value) pass their message on; others give
+    # their status code.
+    if isinstance(exc, ConstraintError) and exc.message:
+        return exc.message
+    if isinstance(exc, Neo4jError):
+        return exc.code or type(exc).__name__
+    return str(exc) or type(exc).__name__
+
+
+class Neo4jStore:
+    """Neo4j-backed :class:`~graph_api.store.GraphStore`.
+
+    Args:
+        uri: a ``neo4j://``, ``neo4j+s://`` or ``bolt://`` address.
+        user, password: basic auth credentials.
+        database: the database to use.
+    """
+
+    name = "neo4j"
+
+    def __init__(
+        self, uri: str, *, user: str = "neo4j", password: str = "", database: str = "neo4j"
+    ) -> None:
+        self.uri = uri
+        self.user = user
+        self._password = password
+        self.database = database
+        self._driver: AsyncDriver | None = None
+        # Neo4j runs at read committed: two concurrent applies could both see a ref as new
+        # and the second fail its CREATE. Serialising this process's writes, as the embedded
+        # store does, keeps apply's read-then-write steps consistent.
+        self._write_lock = asyncio.Lock()
+        self.calls = 0
+        self.writes = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._driver is not None:
+            return
+        driver: AsyncDriver | None = None
+        try:
+            driver = AsyncGraphDatabase.driver(self.uri, auth=(self.user, self._password))
+            await driver.verify_connectivity()
+            for statement in Cypher.SCHEMA.values():
+                await driver.execute_query(statement, database_=self.database)
+        except _DRIVER_ERRORS as exc:
+            if driver is not None:
+                await driver.close()
+            raise StoreError(f"cannot open the Neo4j store at {self.uri}: {_reason(exc)}") from exc
+        self._driver = driver
+
+    async def close(self) -> None:
+        if self._driver is not None:
+            await self._driver.close()
+            self._driver = None
+
+    async def ping(self) -> bool:
+        try:
+            rows = await self._read(Cypher.PING)
+        except StoreError:
+            return False
+        return rows == [[1]]
+
+    async def clear(self) -> None:
+        """Delete every entity and edge, in bounded transactions (for tests and resets)."""
+        while True:
+            rows = await self._write(lambda tx: _run(tx, Cypher.CLEAR, {"limit": BATCH}))
+            if rows[0][0] == 0:
+                return
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _require(self) -> AsyncDriver:
+        if self._driver is None:
+            raise StoreError("the Neo4j store is not open")
+        return self._driver
+
+    async def _read(self, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        driver = self._require()
+        self.calls += 1
+        try:
+            result = await driver.execute_query(
+                query, params or {}, routing_=RoutingControl.READ, database_=self.database
+            )
+        except _DRIVER_ERRORS as exc:
+            raise StoreError(f"read failed: {_reason(exc)}") from exc
+        return [list(record.values()) for record in result.records]
+
+    async def _write(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
+        driver = self._require()
+        async with self._write_lock:
+            self.calls += 1
+            self.writes += 1
+            try:
+                # The bookmark manager execute_query uses, so reads see this write at once.
+                async with driver.session(
+                    database=self.database,
+                    bookmark_manager=driver.execute_query_bookmark_manager,
+                ) as session:
+                    return await session.execute_write(work)
+            except _DRIVER_ERRORS as exc:
+                raise StoreError(f"write rolled back: {_reason(exc)}") from exc
+
+    # -- writes -----------------------------------------------------------------------------
+    async def apply(self, change: ChangeSet) -> None:
+        if change.empty:
+            return
+        await self._write(lambda tx: _apply(tx, change))
+
+    async def source_claims(self, source: str) -> dict[str, Claim]:
+        rows = await self._read(Cypher.SOURCE_CLAIMS, {"source": source})
+        return {ref: Claim(source=src, location=loc, hash=digest) for ref, src, loc, digest in rows}
+
+    async def claims(self, refs: Sequence[str]) -> dict[str, Claim]:
+        found: dict[str, Claim] = {}
+        for chunk in batched(list(refs), BATCH):
+            for ref, source, location, digest in await self._read(
+                Cypher.CLAIMS, {"refs": list(chunk)}
+            ):
+                found[ref] = Claim(source=source, location=location, hash=digest)
+        return found
+
+    # -- reads ------------------------------------------------------------------------------
+    async def get_entities(self, refs: Sequence[str]) -> list[EntityRecord | None]:
+        if not refs:
+            return []
+        rows = await self._read(Cypher.GET, {"refs": list(dict.fromkeys(refs))})
+        by_ref = {row[0]: record_from_values(row) for row in rows}
+        return [by_ref.get(ref) for ref in refs]
+
+    async def find_entities(
+        self,
+        where: EntityFilter,
+        order: EntityOrder,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[EntityRecord], int]:
+        clause, params = filter_clause(where)
+        total = (await self._read(Cypher.count(clause), params))[0][0]
+        if limit <= 0 or offset >= total:
+            return [], total
+        rows = await self._read(
+            Cypher.page(clause, _order(order, descending)),
+            {**params, "offset": offset, "limit": limit},
+        )
+        return [record_from_values(row) for row in rows], total
+
+    async def related(
+        self, refs: Sequence[str], relation: RelationType, direction: Direction
+    ) -> dict[str, list[EntityRecord]]:
+        result: dict[str, list[EntityRecord]] = {ref: [] for ref in refs}
+        if not refs:
+            return result
+        rows = await self._read(Cypher.related(relation, direction), {"refs": list(set(refs))})
+        for row in rows:
+            result[row[0]].append(record_from_values(row[1:]))
+        return result
+
+    async def unresolved_refs(self) -> list[tuple[str, str, str]]:
+        rows = await self._read(Cypher.UNRESOLVED)
+        return [(a, rel, b) for a, rel, b in rows]
+
+    async def reachable(
+        self, root: str, relation: RelationType, direction: Direction, max_depth: int
+    ) -> list[tuple[EntityRecord, int]]:
+        rows = await self._read(
+            Cypher.reachable(relation, direction, _depth(max_depth)), {"root": root}
+        )
+        found = [(record_from_values(row[1:]), int(row[0])) for row in rows]
+        # A cycle leads back to the root along a shortest path of its own; the root is not
+        # something it reaches.
+        found = [(rec, depth) for rec, depth in found if rec.ref != root]
+        found.sort(key=lambda item: (item[1], item[0].ref))
+        return found
+
+    async def edges_among(
+        self, refs: Sequence[str], relation: RelationType
+    ) -> list[tuple[str, str]]:
+        if not refs:
+            return []
+        rows = await self._read(Cypher.edges_among(relation), {"refs": list(set(refs))})
+        return sorted((a, b) for a, b in rows)
+
+    async def shortest_path(
+        self, start: str, end: str, relation: RelationType, direction: Direction, max_depth: int
+    ) -> list[str] | None:
+        if start == end:
+            return [start]
+        rows = await self._read(
+            Cypher.shortest_path(relation, direction, _depth(max_depth)),
+            {"from_ref": start, "to_ref": end},
+        )
+        return list(rows[0][0]) if rows else None
+
+    async def all_edges(
+        self, relation: RelationType, scope: Sequence[str] | None = None
+    ) -> list[tuple[str, str]]:
+        if scope is not None:
+            return await self.edges_among(scope, relation)
+        rows = await self._read(Cypher.all_edges(relation))
+        return sorted((a, b) for a, b in rows)
+
+    async def stats(self) -> dict[str, int]:
+        rows = await self._read(Cypher.STATS)
+        return {kind: int(n) for kind, n in rows}
+
+
+async def _run(
+    tx: AsyncManagedTransaction, query: str, params: dict[str, Any]
+) -> list[list[Any]]:
+    result = await tx.run(query, params)
+    rows: list[list[Any]] = await result.values()
+    return rows
+
+
+async def _apply(tx: AsyncManagedTransaction, change: ChangeSet) -> None:
+    """The embedded store's ``_apply``, step for step, inside one managed transaction.
+
+    The driver may re-run this function after a transient error, so it derives everything
+    from ``change`` and the transaction's own reads.
+    """
+    stamp = now_iso()
+    upsert_refs = [p.entity.ref for p in change.upserts]
+    existing: set[str] = set()
+    for chunk in batched(upsert_refs, BATCH):
+        rows = await _run(tx, Cypher.EXISTING, {"refs": list(chunk)})
+        existing.update(row[0] for row in rows)
+    # Refs whose own declared edges are replaced: updated ones and deleted ones.
+    replaced = [r for r in upsert_refs if r in existing] + list(change.deletes)
+    stub_candidates: set[str] = set()
+    for chunk in batched(replaced, BATCH):
+        params = {"refs": list(chunk)}
+        stub_candidates.update(row[0] for row in await _run(tx, Cypher.STUB_NEIGHBOURS, params))
+        await _run(tx, Cypher.DELETE_OUT_EDGES, params)
+        await _run(tx, Cypher.DELETE_IN_EDGES, params)
+    for chunk in batched(list(change.deletes), BATCH):
+        params = {"refs": list(chunk)}
+        await _run(tx, Cypher.DEMOTE_TO_STUB, params)
+        await _run(tx, Cypher.DELETE_UNLINKED, params)
+    new_rows, update_rows = [], []
+    for placed in change.upserts:
+        row = entity_row(placed, change.source, stamp)
+        (update_rows if placed.entity.ref in existing else new_rows).append(row)
+    for chunk in batched(new_rows, BATCH):
+        await _run(tx, Cypher.CREATE_NODES, {"rows": list(chunk)})
+    for chunk in batched(update_rows, BATCH):
+        await _run(tx, Cypher.UPDATE_NODES, {"rows": list(chunk)})
+    edges = relation_rows(change.upserts)
+    known = existing | {row["ref"] for row in new_rows}
+    targets = sorted(
+        {e[end] for rows in edges.values() for e in rows for end in ("s", "t")} - known
+    )
+    present: set[str] = set()
+    for chunk in batched(targets, BATCH):
+        rows = await _run(tx, Cypher.EXISTING, {"refs": list(chunk)})
+        present.update(row[0] for row in rows)
+    stubs = [stub_row(ref) for ref in targets if ref not in present]
+    for chunk in batched(stubs, BATCH):
+        await _run(tx, Cypher.CREATE_STUBS, {"rows": list(chunk)})
+    for relation, rows in edges.items():
+        for chunk in batched(rows, BATCH):
+            await _run(tx, Cypher.create_edges(relation), {"rows": list(chunk)})
+    for chunk in batched(sorted(stub_candidates), BATCH):
+        await _run(tx, Cypher.DELETE_UNLINKED_STUBS, {"refs": list(chunk)})
