@@ -76,12 +76,13 @@ def create_app(store: GraphStore, settings: Settings | None = None) -> Starlette
     class Authenticated:
         """An ASGI app that admits a request only with valid credentials (or anonymous read)."""
 
-        def __init__(self, app: ASGIApp) -> None:
+        def __init__(self, app: ASGIApp, *, serves_ide: bool = False) -> None:
             self.app = app
+            self.serves_ide = serves_ide
 
         async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
             request = Request(scope, receive)
-            if graphql_app.serves_ide(request):
+            if self.serves_ide and graphql_app.serves_ide(request):
                 request.state.viewer = Viewer.anonymous()
                 await self.app(scope, receive, send)
                 return
@@ -128,7 +129,7 @@ def create_app(store: GraphStore, settings: Settings | None = None) -> Starlette
 
     return Starlette(
         routes=[
-            Route("/graphql", Authenticated(graphql_app), methods=["GET", "POST"]),
+            Route("/graphql", Authenticated(graphql_app, serves_ide=True), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/export/graph", Authenticated(request_response(export_graph))),

@@ -145,7 +145,7 @@ class Cypher:
     def audit_page(where: str) -> str:
         return (
             f"MATCH (a:AuditEvent) WHERE {where} RETURN {_AUDIT_RETURN} "
-            "ORDER BY a.at DESC, a.id DESC SKIP $offset LIMIT $limit"
+            "ORDER BY a.id DESC SKIP $offset LIMIT $limit"
         )
 
     @staticmethod

@@ -18,9 +18,11 @@ from neo4j.exceptions import ConstraintError, DriverError, Neo4jError
 
 from graph_api.model import RelationType
 from graph_api.store._records import (
-    ENTITY_FIELDS,
     ORDER_CLAUSES,
     RECORD_FIELDS,
+    TOKEN_FIELDS,
+    audit_event_from_values,
+    audit_row,
     batched,
     entity_row,
     filter_clause,
@@ -31,6 +33,8 @@ from graph_api.store._records import (
 )
 from graph_api.store.embedded import _ARROWS, _depth
 from graph_api.store.port import (
+    ApiToken,
+    AuditEvent,
     ChangeSet,
     Claim,
     Direction,
@@ -44,6 +48,8 @@ T = TypeVar("T")
 
 BATCH = 5000
 _RETURN = ", ".join(f"e.{f}" for f in RECORD_FIELDS)
+_TOKEN_RETURN = ", ".join(f"t.{f}" for f in TOKEN_FIELDS)
+_AUDIT_RETURN = "a.id, a.at, a.actor, a.action, a.source, a.changes"
 # ServiceUnavailable, SessionExpired and the other connection failures are DriverErrors.
 _DRIVER_ERRORS = (Neo4jError, DriverError)
 
@@ -59,6 +65,17 @@ class Cypher:
         "entity_kind": "CREATE INDEX entity_kind IF NOT EXISTS FOR (e:Entity) ON (e.kind)",
         "entity_owner": "CREATE INDEX entity_owner IF NOT EXISTS FOR (e:Entity) ON (e.owner)",
         "entity_system": "CREATE INDEX entity_system IF NOT EXISTS FOR (e:Entity) ON (e.system)",
+        # The embedded store's primary keys: a second event or token with the same id fails.
+        "audit_event_id": (
+            "CREATE CONSTRAINT audit_event_id IF NOT EXISTS "
+            "FOR (a:AuditEvent) REQUIRE a.id IS UNIQUE"
+        ),
+        "audit_event_at": "CREATE INDEX audit_event_at IF NOT EXISTS FOR (a:AuditEvent) ON (a.at)",
+        "api_token_id": (
+            "CREATE CONSTRAINT api_token_id IF NOT EXISTS FOR (t:ApiToken) REQUIRE t.id IS UNIQUE"
+        ),
+        # Every authenticated request looks its token up by hash.
+        "api_token_hash": "CREATE INDEX api_token_hash IF NOT EXISTS FOR (t:ApiToken) ON (t.hash)",
     }
     PING = "RETURN 1"
     EXISTING = "UNWIND $refs AS r MATCH (e:Entity {ref: r}) RETURN e.ref, e.stub"
@@ -109,7 +126,36 @@ class Cypher:
         "MATCH (a:Entity)-[r]-(b:Entity) WHERE b.stub = true AND r.origin = a.ref "
         "RETURN a.ref, type(r), b.ref ORDER BY a.ref, b.ref"
     )
-    CLEAR = "MATCH (e:Entity) WITH e LIMIT $limit DETACH DELETE e RETURN count(*)"
+    APPEND_AUDIT = (
+        "CREATE (a:AuditEvent {id: $id, at: $at, actor: $actor, action: $action, "
+        "source: $source, refs: $refs, changes: $changes})"
+    )
+    PUT_TOKEN = (
+        "CREATE (t:ApiToken {id: $id, name: $name, team: $team, role: $role, hash: $hash, "
+        "created_at: $created_at, expires_at: $expires_at, revoked_at: $revoked_at})"
+    )
+    TOKEN_BY_HASH = f"MATCH (t:ApiToken) WHERE t.hash = $hash RETURN {_TOKEN_RETURN}"
+    LIST_TOKENS = f"MATCH (t:ApiToken) RETURN {_TOKEN_RETURN} ORDER BY t.created_at, t.id"
+    REVOKE_TOKEN = (
+        "MATCH (t:ApiToken) WHERE t.id = $id AND t.revoked_at IS NULL "
+        "SET t.revoked_at = $at RETURN t.id"
+    )
+    AUDIT_FILTERS = {"actor": "a.actor = $actor", "ref": "$ref IN a.refs"}
+    CLEAR = (
+        "MATCH (n:Entity|AuditEvent|ApiToken) WITH n LIMIT $limit DETACH DELETE n "
+        "RETURN count(*)"
+    )
+
+    @staticmethod
+    def audit_count(where: str) -> str:
+        return f"MATCH (a:AuditEvent) WHERE {where} RETURN count(a)"
+
+    @staticmethod
+    def audit_page(where: str) -> str:
+        return (
+            f"MATCH (a:AuditEvent) WHERE {where} RETURN {_AUDIT_RETURN} "
+            "ORDER BY a.at DESC, a.id DESC SKIP $offset LIMIT $limit"
+        )
 
     @staticmethod
     def create_edges(relation: RelationType) -> str:
@@ -168,6 +214,16 @@ class Cypher:
         )
 
 
+def _audit_filter(actor: str | None, ref: str | None) -> tuple[str, dict[str, Any]]:
+    clauses = ["true"]
+    params: dict[str, Any] = {}
+    for name, value in (("actor", actor), ("ref", ref)):
+        if value is not None:
+            clauses.append(Cypher.AUDIT_FILTERS[name])
+            params[name] = value
+    return " AND ".join(clauses), params
+
+
 def _order(order: EntityOrder, descending: bool) -> str:
     text = ORDER_CLAUSES[order.value]
     if descending:
@@ -219,6 +275,10 @@ def all_statements() -> dict[str, str]:
                 statements[f"page[{form},{order.value},{way}]"] = Cypher.page(
                     where, _order(order, descending)
                 )
+    for form, (actor, ref) in (("all", (None, None)), ("filtered", ("alice", "component:a"))):
+        where, _ = _audit_filter(actor, ref)
+        statements[f"audit_count[{form}]"] = Cypher.audit_count(where)
+        statements[f"audit_page[{form}]"] = Cypher.audit_page(where)
     return statements
 
 
@@ -288,7 +348,7 @@ class Neo4jStore:
         return rows == [[1]]
 
     async def clear(self) -> None:
-        """Delete every entity and edge, in bounded transactions (for tests and resets)."""
+        """Delete everything devgraph stores, in bounded transactions (for tests and resets)."""
         while True:
             rows = await self._write(lambda tx: _run(tx, Cypher.CLEAR, {"limit": BATCH}))
             if rows[0][0] == 0:
@@ -328,7 +388,7 @@ class Neo4jStore:
 
     # -- writes -----------------------------------------------------------------------------
     async def apply(self, change: ChangeSet) -> None:
-        if change.empty:
+        if change.empty and change.audit is None:
             return
         await self._write(lambda tx: _apply(tx, change))
 
@@ -430,6 +490,34 @@ class Neo4jStore:
         rows = await self._read(Cypher.STATS)
         return {kind: int(n) for kind, n in rows}
 
+    # -- security ---------------------------------------------------------------------------
+    async def audit_events(
+        self, *, actor: str | None, ref: str | None, offset: int, limit: int
+    ) -> tuple[list[AuditEvent], int]:
+        where, params = _audit_filter(actor, ref)
+        total = (await self._read(Cypher.audit_count(where), params))[0][0]
+        rows = await self._read(
+            Cypher.audit_page(where), {**params, "offset": offset, "limit": limit}
+        )
+        return [audit_event_from_values(row) for row in rows], int(total)
+
+    async def put_token(self, token: ApiToken) -> None:
+        params = {f: getattr(token, f) for f in TOKEN_FIELDS}
+        await self._write(lambda tx: _run(tx, Cypher.PUT_TOKEN, params))
+
+    async def token_by_hash(self, digest: str) -> ApiToken | None:
+        rows = await self._read(Cypher.TOKEN_BY_HASH, {"hash": digest})
+        return ApiToken(*rows[0]) if rows else None
+
+    async def list_tokens(self) -> list[ApiToken]:
+        return [ApiToken(*row) for row in await self._read(Cypher.LIST_TOKENS)]
+
+    async def revoke_token(self, token_id: str, at: str) -> bool:
+        rows = await self._write(
+            lambda tx: _run(tx, Cypher.REVOKE_TOKEN, {"id": token_id, "at": at})
+        )
+        return bool(rows)
+
 
 async def _run(
     tx: AsyncManagedTransaction, query: str, params: dict[str, Any]
@@ -449,8 +537,8 @@ async def _apply(tx: AsyncManagedTransaction, change: ChangeSet) -> None:
     upsert_refs = [p.entity.ref for p in change.upserts]
     existing: set[str] = set()
     for chunk in batched(upsert_refs, BATCH):
-        rows = await _run(tx, Cypher.EXISTING, {"refs": list(chunk)})
-        existing.update(row[0] for row in rows)
+        found = await _run(tx, Cypher.EXISTING, {"refs": list(chunk)})
+        existing.update(row[0] for row in found)
     # Refs whose own declared edges are replaced: updated ones and deleted ones.
     replaced = [r for r in upsert_refs if r in existing] + list(change.deletes)
     stub_candidates: set[str] = set()
@@ -474,17 +562,19 @@ async def _apply(tx: AsyncManagedTransaction, change: ChangeSet) -> None:
     edges = relation_rows(change.upserts)
     known = existing | {row["ref"] for row in new_rows}
     targets = sorted(
-        {e[end] for rows in edges.values() for e in rows for end in ("s", "t")} - known
+        {e[end] for group in edges.values() for e in group for end in ("s", "t")} - known
     )
     present: set[str] = set()
     for chunk in batched(targets, BATCH):
-        rows = await _run(tx, Cypher.EXISTING, {"refs": list(chunk)})
-        present.update(row[0] for row in rows)
+        found = await _run(tx, Cypher.EXISTING, {"refs": list(chunk)})
+        present.update(row[0] for row in found)
     stubs = [stub_row(ref) for ref in targets if ref not in present]
     for chunk in batched(stubs, BATCH):
         await _run(tx, Cypher.CREATE_STUBS, {"rows": list(chunk)})
-    for relation, rows in edges.items():
-        for chunk in batched(rows, BATCH):
+    for relation, edge_rows in edges.items():
+        for chunk in batched(edge_rows, BATCH):
             await _run(tx, Cypher.create_edges(relation), {"rows": list(chunk)})
     for chunk in batched(sorted(stub_candidates), BATCH):
         await _run(tx, Cypher.DELETE_UNLINKED_STUBS, {"refs": list(chunk)})
+    if change.audit is not None:
+        await _run(tx, Cypher.APPEND_AUDIT, audit_row(change.audit))
