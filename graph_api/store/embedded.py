@@ -8,7 +8,10 @@ reads run concurrently on a small pool of connections.
 from __future__ import annotations
 
 import asyncio
+import logging
+import shutil
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,6 +48,7 @@ from graph_api.store.port import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger("devgraph.store")
 
 BATCH = 5000
 _RETURN = ", ".join(f"e.{f}" for f in RECORD_FIELDS)
@@ -232,16 +236,31 @@ class EmbeddedStore:
     async def open(self) -> None:
         if self._db is not None:
             return
+        if not self.read_only:
+            self.path.mkdir(parents=True, exist_ok=True)
         try:
-            if not self.read_only:
-                self.path.mkdir(parents=True, exist_ok=True)
-            self._db = ladybug.Database(str(self.path / "catalog.lbug"), read_only=self.read_only)
+            self._db = self._open_database()
         except RuntimeError as exc:
             raise StoreError(f"cannot open the embedded store at {self.path}: {exc}") from exc
         self._read_pool = ThreadPoolExecutor(self._readers, thread_name_prefix="devgraph-read")
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="devgraph-write")
         if not self.read_only:
             await self._write(self._create_schema)
+
+    def _open_database(self) -> ladybug.Database:
+        file = self.path / "catalog.lbug"
+        try:
+            return ladybug.Database(str(file), read_only=self.read_only)
+        except RuntimeError as exc:
+            wal = file.with_name(file.name + ".wal")
+            if self.read_only or "WAL" not in str(exc) or not wal.exists():
+                raise
+        # A process killed while writing leaves a torn log tail: the transaction it belonged to
+        # never committed. Keep the log for inspection, then replay only what did commit.
+        kept = wal.with_name(f"{wal.name}.torn-{int(time.time())}")
+        shutil.copy2(wal, kept)
+        log.warning("store %s: write-ahead log was torn by a crash; kept a copy at %s", file, kept)
+        return ladybug.Database(str(file), throw_on_wal_replay_failure=False)
 
     async def close(self) -> None:
         for pool in (self._read_pool, self._write_pool):
