@@ -142,8 +142,7 @@ class Cypher:
     )
     AUDIT_FILTERS = {"actor": "a.actor = $actor", "ref": "$ref IN a.refs"}
     CLEAR = (
-        "MATCH (n:Entity|AuditEvent|ApiToken) WITH n LIMIT $limit DETACH DELETE n "
-        "RETURN count(*)"
+        "MATCH (n:Entity|AuditEvent|ApiToken) WITH n LIMIT $limit DETACH DELETE n RETURN count(*)"
     )
 
     @staticmethod
@@ -215,6 +214,7 @@ class Cypher:
 
 
 def _audit_filter(actor: str | None, ref: str | None) -> tuple[str, dict[str, Any]]:
+    """``WHERE`` text (fixed fragments only) and parameters for an audit query."""
     clauses = ["true"]
     params: dict[str, Any] = {}
     for name, value in (("actor", actor), ("ref", ref)):
@@ -225,6 +225,7 @@ def _audit_filter(actor: str | None, ref: str | None) -> tuple[str, dict[str, An
 
 
 def _order(order: EntityOrder, descending: bool) -> str:
+    """``ORDER BY`` text for a page of entities, every key descending when asked."""
     text = ORDER_CLAUSES[order.value]
     if descending:
         text = ", ".join(f"{part} DESC" for part in text.split(", "))
@@ -249,9 +250,7 @@ def all_statements() -> dict[str, str]:
             key = f"{rel},{direction.value}"
             statements[f"related[{key}]"] = Cypher.related(relation, direction)
             statements[f"reachable[{key}]"] = Cypher.reachable(relation, direction, deepest)
-            statements[f"shortest_path[{key}]"] = Cypher.shortest_path(
-                relation, direction, deepest
-            )
+            statements[f"shortest_path[{key}]"] = Cypher.shortest_path(relation, direction, deepest)
     for form, annotation in (("annotation_key", "x.io/k"), ("annotation_pair", "x.io/k=v")):
         where, _ = filter_clause(
             EntityFilter(
@@ -519,9 +518,8 @@ class Neo4jStore:
         return bool(rows)
 
 
-async def _run(
-    tx: AsyncManagedTransaction, query: str, params: dict[str, Any]
-) -> list[list[Any]]:
+async def _run(tx: AsyncManagedTransaction, query: str, params: dict[str, Any]) -> list[list[Any]]:
+    """Run one statement in ``tx`` and return its rows as value lists."""
     result = await tx.run(query, params)
     rows: list[list[Any]] = await result.values()
     return rows
@@ -551,7 +549,8 @@ async def _apply(tx: AsyncManagedTransaction, change: ChangeSet) -> None:
         params = {"refs": list(chunk)}
         await _run(tx, Cypher.DEMOTE_TO_STUB, params)
         await _run(tx, Cypher.DELETE_UNLINKED, params)
-    new_rows, update_rows = [], []
+    new_rows: list[dict[str, Any]] = []
+    update_rows: list[dict[str, Any]] = []
     for placed in change.upserts:
         row = entity_row(placed, change.source, stamp)
         (update_rows if placed.entity.ref in existing else new_rows).append(row)
