@@ -60,7 +60,7 @@ async def _record(info: Ctx, ref: str) -> EntityRecord | None:
 
 
 async def _required(info: Ctx, text: str, argument: str = "ref") -> EntityRecord:
-    ref = _ref(text, argument=argument)
+    ref = _ref(text, "Component", argument)
     record = await _record(info, ref)
     if record is None:
         raise NotFound(f"{argument}: no entity {ref}")

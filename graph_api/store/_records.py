@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from graph_api.model import RelationType
+from graph_api.model import RELATION_NAMES, RelationType
+from graph_api.model.entity import KIND_NAMES
 from graph_api.model.refs import split_ref
 from graph_api.store.port import AuditEvent, EntityChange, EntityRecord, PlacedEntity
 
@@ -94,7 +95,7 @@ def stub_row(ref: str) -> dict[str, Any]:
     parts = split_ref(ref)
     return {
         "ref": ref,
-        "kind": parts.kind,
+        "kind": KIND_NAMES.get(parts.kind, parts.kind),
         "namespace": parts.namespace,
         "name": parts.name,
         "title": None,
@@ -236,3 +237,17 @@ def audit_event_from_values(values: Sequence[Any]) -> AuditEvent:
         source=source,
         changes=[EntityChange(**c) for c in json.loads(changes or "[]")],
     )
+
+
+def unresolved_relations(
+    outgoing: Iterable[Sequence[str]], incoming: Iterable[Sequence[str]]
+) -> list[tuple[str, str, str]]:
+    """``(declaring ref, Backstage relation name, missing ref)`` from stored edge rows.
+
+    An edge the declaring entity points out of reads with the relation's own name
+    (``ownedBy``); one it points into, declared through an inverse field, reads with the
+    inverse name (``dependencyOf``).
+    """
+    found = [(a, RELATION_NAMES[RelationType(label)][0], b) for a, label, b in outgoing]
+    found += [(a, RELATION_NAMES[RelationType(label)][1], b) for a, label, b in incoming]
+    return sorted(set(found))

@@ -32,6 +32,7 @@ from graph_api.store._records import (
     filter_clause,
     now_iso,
     record_from_values,
+    unresolved_relations,
     relation_rows,
     stub_row,
 )
@@ -120,9 +121,13 @@ class Cypher:
     UPDATE_NODES = f"UNWIND $rows AS r MATCH (e:Entity {{ref: r.ref}}) SET {_SET_PROPS}"
     GET = f"UNWIND $refs AS r MATCH (e:Entity {{ref: r}}) RETURN {_RETURN}"
     STATS = "MATCH (e:Entity) WHERE e.stub = false RETURN e.kind, count(*)"
-    UNRESOLVED = (
-        "MATCH (a:Entity)-[r]-(b:Entity) WHERE b.stub = true AND r.origin = a.ref "
-        "RETURN a.ref, label(r), b.ref ORDER BY a.ref, b.ref"
+    UNRESOLVED_OUT = (
+        "MATCH (a:Entity)-[r]->(b:Entity) WHERE b.stub = true AND r.origin = a.ref "
+        "RETURN a.ref, label(r), b.ref"
+    )
+    UNRESOLVED_IN = (
+        "MATCH (a:Entity)<-[r]-(b:Entity) WHERE b.stub = true AND r.origin = a.ref "
+        "RETURN a.ref, label(r), b.ref"
     )
 
     APPEND_AUDIT = (
@@ -445,8 +450,9 @@ class EmbeddedStore:
         return result
 
     async def unresolved_refs(self) -> list[tuple[str, str, str]]:
-        rows = await self._read(Cypher.UNRESOLVED)
-        return [(a, rel, b) for a, rel, b in rows]
+        outgoing = await self._read(Cypher.UNRESOLVED_OUT)
+        incoming = await self._read(Cypher.UNRESOLVED_IN)
+        return unresolved_relations(outgoing, incoming)
 
     async def reachable(
         self, root: str, relation: RelationType, direction: Direction, max_depth: int

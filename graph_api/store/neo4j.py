@@ -28,6 +28,7 @@ from graph_api.store._records import (
     filter_clause,
     now_iso,
     record_from_values,
+    unresolved_relations,
     relation_rows,
     stub_row,
 )
@@ -122,9 +123,13 @@ class Cypher:
     UPDATE_NODES = "UNWIND $rows AS r MATCH (e:Entity {ref: r.ref}) SET e += r"
     GET = f"UNWIND $refs AS r MATCH (e:Entity {{ref: r}}) RETURN {_RETURN}"
     STATS = "MATCH (e:Entity) WHERE e.stub = false RETURN e.kind, count(*)"
-    UNRESOLVED = (
-        "MATCH (a:Entity)-[r]-(b:Entity) WHERE b.stub = true AND r.origin = a.ref "
-        "RETURN a.ref, type(r), b.ref ORDER BY a.ref, b.ref"
+    UNRESOLVED_OUT = (
+        "MATCH (a:Entity)-[r]->(b:Entity) WHERE b.stub = true AND r.origin = a.ref "
+        "RETURN a.ref, type(r), b.ref"
+    )
+    UNRESOLVED_IN = (
+        "MATCH (a:Entity)<-[r]-(b:Entity) WHERE b.stub = true AND r.origin = a.ref "
+        "RETURN a.ref, type(r), b.ref"
     )
     APPEND_AUDIT = (
         "CREATE (a:AuditEvent {id: $id, at: $at, actor: $actor, action: $action, "
@@ -442,8 +447,9 @@ class Neo4jStore:
         return result
 
     async def unresolved_refs(self) -> list[tuple[str, str, str]]:
-        rows = await self._read(Cypher.UNRESOLVED)
-        return [(a, rel, b) for a, rel, b in rows]
+        outgoing = await self._read(Cypher.UNRESOLVED_OUT)
+        incoming = await self._read(Cypher.UNRESOLVED_IN)
+        return unresolved_relations(outgoing, incoming)
 
     async def reachable(
         self, root: str, relation: RelationType, direction: Direction, max_depth: int

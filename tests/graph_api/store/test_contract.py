@@ -64,7 +64,7 @@ async def test_apply_then_read_back(store: GraphStore) -> None:
     team = (await store.get_entities(["group:default/team-a"]))[0]
     assert team is not None and team.stub
     unresolved = await store.unresolved_refs()
-    assert ("component:default/a", "OWNED_BY", "group:default/team-a") in unresolved
+    assert ("component:default/a", "ownedBy", "group:default/team-a") in unresolved
     assert await store.stats() == {"Component": 2}
     assert await store.ping()
 
@@ -210,3 +210,14 @@ async def test_failed_apply_writes_nothing(store: GraphStore) -> None:
     assert await refs_of(store) == ["component:default/keep"]
     await store.apply(ChangeSet("s1", upserts=[svc("after")]))
     assert await refs_of(store) == ["component:default/after", "component:default/keep"]
+
+
+async def test_unresolved_relations_read_from_the_declaring_side(store: GraphStore) -> None:
+    db = placed("Resource", "db", type="database", owner="team-a", dependencyOf=["component:ghost"])
+    await store.apply(ChangeSet("s1", upserts=[db]))
+    assert await store.unresolved_refs() == [
+        ("resource:default/db", "dependencyOf", "component:default/ghost"),
+        ("resource:default/db", "ownedBy", "group:default/team-a"),
+    ]
+    ghost = (await store.get_entities(["component:default/ghost"]))[0]
+    assert ghost is not None and ghost.stub and ghost.kind == "Component"
