@@ -1,9 +1,10 @@
 """YAML read as Backstage reads it: YAML 1.2 core schema, documents with their line numbers.
 
-PyYAML implements YAML 1.1, where ``yes``/``no``/``on``/``off`` are booleans, ``<<`` merges
-mappings and ``1:30`` is a sexagesimal number. Backstage parses with the JS ``yaml`` package
-(YAML 1.2), so ``owner: no`` names the group ``no``. The resolver below keeps PyYAML's fast C
-parser and swaps only the implicit typing rules.
+Backstage parses with the JS ``yaml`` package (YAML 1.2), so ``owner: no`` names the group
+``no`` and ``<<`` is an ordinary key. Files are parsed by ``yaml-rs`` (a YAML 1.2 parser in
+Rust, ~6x faster than PyYAML's C loader here); each document's line comes from its ``---``
+marker. Where that reading is ambiguous or the file is invalid, PyYAML's C parser with YAML 1.2
+typing rules reads it instead, to give exact lines and keep the documents before an error.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+import yaml_rs
 
 try:
     from yaml import CSafeLoader as _BaseLoader
@@ -38,10 +40,12 @@ _CORE_SCHEMA: list[tuple[str, str, str]] = [
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
         "-+0123456789.",
     ),
-    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN\0"),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN"),
 ]
 for _tag, _pattern, _first in _CORE_SCHEMA:
-    _Yaml12Resolver.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+    # An empty plain scalar is null too; PyYAML looks its resolvers up under ''.
+    _firsts = [*_first, ""] if _tag.endswith("null") else list(_first)
+    _Yaml12Resolver.add_implicit_resolver(_tag, re.compile(_pattern), _firsts)
 
 
 class Yaml12Loader(_BaseLoader, _Yaml12Resolver):  # type: ignore[misc,valid-type]
@@ -66,6 +70,11 @@ def _mapping_without_merge(loader: yaml.SafeLoader, node: yaml.MappingNode) -> d
         if not isinstance(key, str | int | float | bool) and key is not None:
             raise yaml.constructor.ConstructorError(
                 None, None, "found an unhashable key", key_node.start_mark
+            )
+        if key in mapping:
+            # Backstage's parser rejects duplicate keys rather than keeping the last one.
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate mapping key {key!r}", key_node.start_mark
             )
         mapping[key] = loader.construct_object(value_node, deep=True)
     return mapping
@@ -96,13 +105,61 @@ class YamlSyntaxError(ValueError):
         self.line = line
 
 
+_MARKER = re.compile(r"^---(?:[ \t]|$)", re.MULTILINE)
+
+
+def _scan(text: str) -> tuple[int, list[int]]:
+    """How many documents the stream has, and the 1-based line where each non-empty one's
+    content starts (as PyYAML's node marks give it)."""
+    documents = 0
+    starts: list[int] = []
+    pending = True  # content before any marker is a bare first document
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if _MARKER.match(line):
+            documents += 1
+            rest = line[3:].strip()
+            pending = not rest or rest.startswith("#")
+            if not pending:
+                starts.append(number)
+            continue
+        if pending and stripped and not stripped.startswith(("#", "%")) and stripped != "...":
+            if not starts and documents == 0:
+                documents = 1
+            starts.append(number)
+            pending = False
+    return documents, starts
+
+
+def _fast_documents(text: str) -> list[YamlDocument] | None:
+    """All documents via yaml-rs, or None when PyYAML must read the text instead."""
+    try:
+        data = yaml_rs.loads(text, parse_datetime=False)
+    except (yaml_rs.YAMLDecodeError, ValueError, TypeError):
+        return None
+    count, starts = _scan(text)
+    if count > 1:
+        if not isinstance(data, list):
+            return None
+        documents = [d for d in data if d is not None]
+    else:
+        documents = [] if data is None else [data]
+    if len(documents) != len(starts):
+        return None
+    return [YamlDocument(line=line, data=doc) for line, doc in zip(starts, documents, strict=True)]
+
+
 def iter_documents(text: str) -> Iterator[YamlDocument]:
-    """Yield each document of ``text`` in order.
+    """Yield each non-empty document of ``text`` in order.
 
     Raises:
         YamlSyntaxError: at the first document that cannot be parsed; the documents before
             it have already been yielded.
     """
+    fast = _fast_documents(text)
+    if fast is not None:
+        yield from fast
+        return
     loader = Yaml12Loader(text)
     try:
         while True:
@@ -110,8 +167,11 @@ def iter_documents(text: str) -> Iterator[YamlDocument]:
                 if not loader.check_node():
                     return
                 node = loader.get_node()
-                line = node.start_mark.line + 1 if node is not None else 1
-                yield YamlDocument(line=line, data=loader.construct_document(node))
+                if node is None:
+                    continue
+                data = loader.construct_document(node)
+                if data is not None:
+                    yield YamlDocument(line=node.start_mark.line + 1, data=data)
             except yaml.MarkedYAMLError as exc:
                 mark = exc.problem_mark or exc.context_mark
                 line = mark.line + 1 if mark is not None else 1

@@ -9,12 +9,12 @@ declared it as its origin, so a re-load of that entity can replace exactly what 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
 from graph_api.model.refs import DEFAULT_NAMESPACE, EntityRef, RefError, canonical_ref
@@ -336,8 +336,7 @@ def _format_error(error: Any, prefix: str) -> str:
 
 def descriptor_hash(descriptor: dict[str, Any]) -> str:
     """Stable content hash; key order and formatting in the source file do not change it."""
-    text = json.dumps(descriptor, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashlib.sha256(orjson.dumps(descriptor, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 def parse_entity(document: Any) -> Entity:
@@ -404,7 +403,6 @@ def parse_entity(document: Any) -> Entity:
             continue
         targets = value if isinstance(value, list) else [value]
         for index, target_text in enumerate(targets):
-            where = f"spec.{field_name}" + (f"[{index}]" if isinstance(value, list) else "")
             try:
                 other = str(
                     EntityRef.parse(
@@ -412,6 +410,7 @@ def parse_entity(document: Any) -> Entity:
                     )
                 )
             except RefError as exc:
+                where = f"spec.{field_name}" + (f"[{index}]" if isinstance(value, list) else "")
                 problems.append(f"{where}: {exc}")
                 continue
             source, target = (ref, other) if outgoing else (other, ref)

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from graph_api.model import RELATION_NAMES, RelationType
 from graph_api.model.entity import KIND_NAMES
 from graph_api.model.refs import split_ref
@@ -81,7 +83,7 @@ def entity_row(placed: PlacedEntity, source: str, updated_at: str) -> dict[str, 
         "annotation_keys": sorted(annotations),
         "annotation_pairs": sorted(f"{k}={v}" for k, v in annotations.items()),
         "search_text": search_text,
-        "descriptor": json.dumps(entity.descriptor, separators=(",", ":"), ensure_ascii=False),
+        "descriptor": orjson.dumps(entity.descriptor).decode(),
         "source": source,
         "location": placed.location,
         "hash": entity.hash,
@@ -121,7 +123,7 @@ def stub_row(ref: str) -> dict[str, Any]:
 def record_from_values(values: Sequence[Any]) -> EntityRecord:
     """Build a record from a row in ``RECORD_FIELDS`` order."""
     row = dict(zip(RECORD_FIELDS, values, strict=True))
-    row["descriptor"] = json.loads(row["descriptor"] or "{}")
+    row["descriptor"] = orjson.loads(row["descriptor"] or "{}")
     row["tags"] = list(row["tags"] or [])
     row["stub"] = bool(row["stub"])
     return EntityRecord(**row)

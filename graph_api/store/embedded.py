@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import ladybug
+import pyarrow as pa
 
 from graph_api.model import RelationType
 from graph_api.store._records import (
@@ -52,9 +53,21 @@ T = TypeVar("T")
 log = logging.getLogger("devgraph.store")
 
 BATCH = 5000
+ARROW_BATCH = 50_000
+_LIST_FIELDS = frozenset({"tags", "annotation_keys", "annotation_pairs"})
 _RETURN = ", ".join(f"e.{f}" for f in RECORD_FIELDS)
-_CREATE_PROPS = ", ".join(f"{f}: r.{f}" for f in ENTITY_FIELDS)
-_SET_PROPS = ", ".join(f"e.{f} = r.{f}" for f in ENTITY_FIELDS if f != "ref")
+_CREATE_PROPS = ", ".join(f"{f}: {f}" for f in ENTITY_FIELDS)
+_SET_PROPS = ", ".join(f"e.{f} = {f}" for f in ENTITY_FIELDS if f != "ref")
+# Bulk rows travel as Arrow tables scanned with LOAD FROM: 3-6x faster than UNWIND over a list
+# of Python dicts, which converts every value through the binding one by one.
+_LIST = pa.list_(pa.string())
+_ENTITY_ARROW = pa.schema(
+    [
+        (f, pa.bool_() if f == "stub" else _LIST if f in _LIST_FIELDS else pa.string())
+        for f in ENTITY_FIELDS
+    ]
+)
+_EDGE_ARROW = pa.schema([("s", pa.string()), ("t", pa.string()), ("o", pa.string())])
 _NODE_COLUMNS = (
     "ref STRING PRIMARY KEY, kind STRING, namespace STRING, name STRING, title STRING, "
     "description STRING, type STRING, lifecycle STRING, owner STRING, system STRING, "
@@ -117,8 +130,8 @@ class Cypher:
         "MATCH (e:Entity) WHERE e.ref IN $refs AND e.stub = true "
         "AND NOT EXISTS { MATCH (e)-[]-() } DELETE e"
     )
-    CREATE_NODES = f"UNWIND $rows AS r CREATE (e:Entity {{{_CREATE_PROPS}}})"
-    UPDATE_NODES = f"UNWIND $rows AS r MATCH (e:Entity {{ref: r.ref}}) SET {_SET_PROPS}"
+    CREATE_NODES = f"LOAD FROM $rows CREATE (e:Entity {{{_CREATE_PROPS}}})"
+    UPDATE_NODES = f"LOAD FROM $rows MATCH (e:Entity {{ref: ref}}) SET {_SET_PROPS}"
     GET = f"UNWIND $refs AS r MATCH (e:Entity {{ref: r}}) RETURN {_RETURN}"
     STATS = "MATCH (e:Entity) WHERE e.stub = false RETURN e.kind, count(*)"
     UNRESOLVED_OUT = (
@@ -160,8 +173,8 @@ class Cypher:
     @staticmethod
     def create_edges(relation: RelationType) -> str:
         return (
-            "UNWIND $rows AS r MATCH (a:Entity {ref: r.s}) MATCH (b:Entity {ref: r.t}) "
-            f"CREATE (a)-[:{relation.value} {{origin: r.o}}]->(b)"
+            "LOAD FROM $rows MATCH (a:Entity {ref: s}) MATCH (b:Entity {ref: t}) "
+            f"CREATE (a)-[:{relation.value} {{origin: o}}]->(b)"
         )
 
     @staticmethod
@@ -374,10 +387,10 @@ class EmbeddedStore:
         for placed in change.upserts:
             row = entity_row(placed, change.source, stamp)
             (update_rows if placed.entity.ref in existing else new_rows).append(row)
-        for chunk in batched(new_rows, BATCH):
-            run(Cypher.CREATE_NODES, {"rows": list(chunk)})
-        for chunk in batched(update_rows, BATCH):
-            run(Cypher.UPDATE_NODES, {"rows": list(chunk)})
+        for chunk in batched(new_rows, ARROW_BATCH):
+            run(Cypher.CREATE_NODES, {"rows": _table(chunk, _ENTITY_ARROW)})
+        for chunk in batched(update_rows, ARROW_BATCH):
+            run(Cypher.UPDATE_NODES, {"rows": _table(chunk, _ENTITY_ARROW)})
         edges = relation_rows(change.upserts)
         known = existing | {row["ref"] for row in new_rows}
         targets = sorted(
@@ -387,11 +400,11 @@ class EmbeddedStore:
         for chunk in batched(targets, BATCH):
             present.update(row[0] for row in run(Cypher.EXISTING, {"refs": list(chunk)}))
         stubs = [stub_row(ref) for ref in targets if ref not in present]
-        for chunk in batched(stubs, BATCH):
-            run(Cypher.CREATE_NODES, {"rows": list(chunk)})
+        for chunk in batched(stubs, ARROW_BATCH):
+            run(Cypher.CREATE_NODES, {"rows": _table(chunk, _ENTITY_ARROW)})
         for relation, rows in edges.items():
-            for chunk in batched(rows, BATCH):
-                run(Cypher.create_edges(relation), {"rows": list(chunk)})
+            for chunk in batched(rows, ARROW_BATCH):
+                run(Cypher.create_edges(relation), {"rows": _table(chunk, _EDGE_ARROW)})
         for chunk in batched(sorted(stub_candidates), BATCH):
             run(Cypher.DELETE_UNLINKED_STUBS, {"refs": list(chunk)})
         if change.audit is not None:
@@ -529,6 +542,10 @@ class EmbeddedStore:
             lambda: self._execute(Cypher.REVOKE_TOKEN, {"id": token_id, "at": at})
         )
         return bool(rows)
+
+
+def _table(rows: Sequence[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist(list(rows), schema=schema)
 
 
 def _depth(max_depth: int) -> int:
