@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := .devgraph/demo-estate
 NODE_LINT := tools/cypher-lint/node_modules/.package-lock.json
 
-.PHONY: run test install demo serve cypher-lint-deps clean
+.PHONY: run test install demo serve bench cypher-lint-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ run: demo serve
 
 test: $(STAMP) $(NODE_LINT)
 	$(BIN)/python -m pytest
+
+# Benchmarks print figures and ratios; they are never part of `make test`.
+BENCH_ARGS ?= --size 10000
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	command -v hey >/dev/null || (apt-get update -qq && apt-get install -y -qq hey)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .devgraph

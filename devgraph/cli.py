@@ -17,13 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from graph_api.api.context import RequestContext
-from graph_api.api.schema import build_schema
-from graph_api.app import make_policy
-from graph_api.export import ExportFormat, dependency_digraph, render
 from graph_api.ingest import LoadReport
 from graph_api.model import normalize_ref
-from graph_api.security import Viewer
+from graph_api.export import ExportFormat, dependency_digraph, render
+from graph_api.security import Policy, Viewer
 from graph_api.security.tokens import create_token, token_status
 from graph_api.settings import Settings
 from graph_api.store import GraphStore, StoreError
@@ -174,11 +171,14 @@ def query(
         err.print(f"[red]--variables is not JSON:[/] {exc}")
         raise typer.Exit(2) from exc
     settings = _settings(store)
+    from graph_api.api.context import RequestContext  # noqa: PLC0415 - keep CLI start-up light
+    from graph_api.api.schema import build_schema  # noqa: PLC0415
+
     schema = build_schema(settings)
 
     async def work(graph: GraphStore) -> dict[str, Any]:
         viewer = Viewer.local_admin(_operator())
-        context = RequestContext(store=graph, viewer=viewer, policy=make_policy(graph, settings))
+        context = RequestContext(store=graph, viewer=viewer, policy=Policy.from_settings(graph, settings))
         result = await schema.execute(document, variable_values=values, context_value=context)
         out: dict[str, Any] = {"data": result.data}
         if result.errors:
@@ -227,7 +227,7 @@ def token_create(
 ) -> None:
     """Create a token and print its secret once; only its hash is stored."""
     settings = _settings(store)
-    policy_roles = make_policy(make_store(settings), settings).valid_roles()
+    policy_roles = Policy.from_settings(make_store(settings), settings).valid_roles()
     if role not in policy_roles:
         err.print(f"[red]--role must be one of:[/] {', '.join(sorted(policy_roles))}")
         raise typer.Exit(2)

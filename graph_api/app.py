@@ -28,15 +28,6 @@ from graph_api.settings import Settings
 from graph_api.store import GraphStore
 
 
-def make_policy(store: GraphStore, settings: Settings) -> Policy:
-    return Policy(
-        store,
-        cost_roles=frozenset(settings.cost_roles),
-        findings_roles=frozenset(settings.findings_roles),
-        allow_anonymous_read=settings.allow_anonymous_read,
-    )
-
-
 def _unauthorized(message: str, code: str = "UNAUTHENTICATED", status: int = 401) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     headers = {"WWW-Authenticate": 'Bearer realm="devgraph"'} if status == 401 else None
@@ -69,7 +60,7 @@ def create_app(store: GraphStore, settings: Settings | None = None) -> Starlette
         >>> app = create_app(EmbeddedStore(".devgraph"), Settings())  # doctest: +SKIP
     """
     settings = settings or Settings()
-    policy = make_policy(store, settings)
+    policy = Policy.from_settings(store, settings)
     authenticator = Authenticator(store, settings)
     graphql_app = DevgraphGraphQL(store, policy, settings)
 

@@ -13,6 +13,7 @@ from enum import Enum
 
 from graph_api.api.errors import Forbidden, Unauthenticated
 from graph_api.model import RelationType
+from graph_api.settings import Settings
 from graph_api.store import Direction, GraphStore
 
 
@@ -58,6 +59,15 @@ class Policy:
     cost_roles: frozenset[str] = frozenset({"finance"})
     findings_roles: frozenset[str] = frozenset({"security"})
     allow_anonymous_read: bool = False
+
+    @classmethod
+    def from_settings(cls, store: GraphStore, settings: Settings) -> Policy:
+        return cls(
+            store,
+            cost_roles=frozenset(settings.cost_roles),
+            findings_roles=frozenset(settings.findings_roles),
+            allow_anonymous_read=settings.allow_anonymous_read,
+        )
 
     def valid_roles(self) -> frozenset[str]:
         return frozenset(r.value for r in Role) | self.cost_roles | self.findings_roles

@@ -1,0 +1,1 @@
+"""devgraph benchmarks: ``python -m bench --size N`` (see ``bench/__main__.py``)."""
