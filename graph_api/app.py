@@ -7,13 +7,13 @@ viewer, the policy decides what that viewer may do, and the GraphQL view execute
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, request_response
+from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
@@ -53,8 +53,16 @@ class DevgraphGraphQL(GraphQL[RequestContext, None]):
         return self.graphql_ide is not None and self.should_render_graphql_ide(request)
 
 
-def create_app(store: GraphStore, settings: Settings | None = None) -> Starlette:
+def create_app(
+    store: GraphStore, settings: Settings | None = None, *, routes: Sequence[BaseRoute] = ()
+) -> Starlette:
     """Wire the store into an ASGI app; the store is opened and closed with the app.
+
+    Args:
+        store: the graph store, opened and closed with the app.
+        settings: server settings; defaults from the environment.
+        routes: extra routes the CLI wires in (e.g. loaders' webhooks, which authenticate
+            with their own signatures rather than bearer tokens).
 
     Example:
         >>> app = create_app(EmbeddedStore(".devgraph"), Settings())  # doctest: +SKIP
@@ -124,6 +132,7 @@ def create_app(store: GraphStore, settings: Settings | None = None) -> Starlette
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/export/graph", Authenticated(request_response(export_graph))),
+            *routes,
         ],
         lifespan=lifespan,
     )
