@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from graph_api.api.context import RequestContext
 from graph_api.api.errors import ApiError
 from graph_api.api.schema import build_schema
 from graph_api.export import MEDIA_TYPES, ExportFormat, dependency_digraph, render
+from graph_api.middleware import (
+    AccessMiddleware,
+    BodyLimitMiddleware,
+    Metrics,
+    RateLimitMiddleware,
+    TimedStore,
+)
 from graph_api.model import RefError, normalize_ref
 from graph_api.security import Policy, Viewer
 from graph_api.security.authn import AuthenticationFailed, Authenticator
@@ -37,16 +47,25 @@ def _unauthorized(message: str, code: str = "UNAUTHENTICATED", status: int = 401
 class DevgraphGraphQL(GraphQL[RequestContext, None]):
     """The GraphQL view; every request carries the viewer that authentication established."""
 
-    def __init__(self, store: GraphStore, policy: Policy, settings: Settings) -> None:
+    def __init__(
+        self, store: GraphStore, policy: Policy, settings: Settings, *, metrics: Metrics
+    ) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
         )
         self.store = store
         self.policy = policy
+        self.metrics = metrics
 
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
         return RequestContext(store=self.store, viewer=request.state.viewer, policy=self.policy)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        self.metrics.observe_graphql_errors(result.errors or [])
+        return await super().process_result(request, result)
 
     def serves_ide(self, request: Request) -> bool:
         """GraphiQL is a static page: served without credentials (it sends them itself)."""
@@ -68,9 +87,12 @@ def create_app(
         >>> app = create_app(EmbeddedStore(".devgraph"), Settings())  # doctest: +SKIP
     """
     settings = settings or Settings()
+    metrics = Metrics()
+    # Everything the app does with the store is timed; the proxy forwards every other attribute.
+    store = cast(GraphStore, TimedStore(store, metrics.store_seconds))
     policy = Policy.from_settings(store, settings)
     authenticator = Authenticator(store, settings)
-    graphql_app = DevgraphGraphQL(store, policy, settings)
+    graphql_app = DevgraphGraphQL(store, policy, settings, metrics=metrics)
 
     class Authenticated:
         """An ASGI app that admits a request only with valid credentials (or anonymous read)."""
@@ -105,6 +127,9 @@ def create_app(
             return JSONResponse({"status": "ready", "store": store.name})
         return JSONResponse({"status": "unavailable", "store": store.name}, status_code=503)
 
+    async def metrics_page(request: Request) -> Response:
+        return metrics.response()
+
     async def export_graph(request: Request) -> Response:
         try:
             fmt = ExportFormat(request.query_params.get("format", "graphml"))
@@ -126,16 +151,28 @@ def create_app(
         finally:
             await store.close()
 
-    return Starlette(
-        routes=[
-            Route("/graphql", Authenticated(graphql_app, serves_ide=True), methods=["GET", "POST"]),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/export/graph", Authenticated(request_response(export_graph))),
-            *routes,
-        ],
-        lifespan=lifespan,
-    )
+    all_routes = [
+        Route("/graphql", Authenticated(graphql_app, serves_ide=True), methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_page, methods=["GET"]),
+        Route("/export/graph", Authenticated(request_response(export_graph))),
+        *routes,
+    ]
+    # Outermost first: every response, refusals included, gets a request id, a log line and
+    # metrics; the cheap size check runs before a rate-limit token is spent.
+    middleware = [
+        Middleware(AccessMiddleware, metrics=metrics, routes=all_routes),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes),
+    ]
+    if settings.rate_limit.enabled:
+        # Probes and scrapes must keep working while a client is being throttled.
+        exempt = ("/healthz", "/readyz", "/metrics")
+        limit = settings.rate_limit
+        middleware.append(
+            Middleware(RateLimitMiddleware, limit=limit, metrics=metrics, exempt=exempt)
+        )
+    return Starlette(routes=all_routes, middleware=middleware, lifespan=lifespan)
 
 
 def _optional_ref(text: str | None, kind: str) -> str | None:

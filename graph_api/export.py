@@ -54,11 +54,13 @@ async def dependency_digraph(
             graph.add_edge(source, target, relation="dependsOn")
         return graph
     related = await store.related([r.ref for r in records], RelationType.DEPENDS_ON, Direction.OUT)
+    outside = sorted({t for targets in related.values() for t in targets if t not in graph})
+    for target in await store.get_entities(outside):
+        if target is not None:
+            graph.add_node(target.ref, **_attributes(target, external=True))
     for source, targets in related.items():
-        for target in targets:
-            if target.ref not in graph:
-                graph.add_node(target.ref, **_attributes(target, external=True))
-            graph.add_edge(source, target.ref, relation="dependsOn")
+        for target_ref in targets:
+            graph.add_edge(source, target_ref, relation="dependsOn")
     return graph
 
 

@@ -22,11 +22,11 @@ class EntityByRefLoader(DataLoader[str, EntityRecord | None]):
         super().__init__(load_fn=load)
 
 
-class RelatedByRefLoader(DataLoader[str, list[EntityRecord]]):
-    """Entities one relation edge away, for many refs in one store call."""
+class RelatedByRefLoader(DataLoader[str, list[str]]):
+    """Refs one relation edge away, for many refs in one store call."""
 
     def __init__(self, store: GraphStore, relation: RelationType, direction: Direction) -> None:
-        async def load(refs: list[str]) -> Sequence[list[EntityRecord]]:
+        async def load(refs: list[str]) -> Sequence[list[str]]:
             found = await store.related(refs, relation, direction)
             return [found.get(ref, []) for ref in refs]
 

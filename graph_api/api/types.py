@@ -59,8 +59,9 @@ class Node:
 async def _related(
     info: Ctx, ref: str, relation: RelationType, direction: Direction
 ) -> list[Entity]:
-    records = await info.context.related(relation, direction).load(ref)
-    return [to_entity(r) for r in records]
+    refs = await info.context.related(relation, direction).load(ref)
+    records = await info.context.entity_by_ref.load_many(refs)
+    return [to_entity(r) for r in records if r is not None]
 
 
 async def _one(info: Ctx, ref: str, relation: RelationType, direction: Direction, kind: str) -> Any:

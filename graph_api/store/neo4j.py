@@ -181,10 +181,12 @@ class Cypher:
 
     @staticmethod
     def related(relation: RelationType, direction: Direction) -> str:
+        # Refs only: the entities themselves come from the per-request entity loader, which
+        # fetches each distinct one once however many relations lead to it.
         left, right = _ARROWS[direction]
         return (
-            f"MATCH (a:Entity){left}[:{relation.value}]{right}(e:Entity) WHERE a.ref IN $refs "
-            f"RETURN DISTINCT a.ref, {_RETURN} ORDER BY a.ref, e.ref"
+            f"UNWIND $refs AS r MATCH (a:Entity {{ref: r}}){left}[:{relation.value}]{right}"
+            "(e:Entity) RETURN DISTINCT a.ref, e.ref"
         )
 
     @staticmethod
@@ -437,13 +439,13 @@ class Neo4jStore:
 
     async def related(
         self, refs: Sequence[str], relation: RelationType, direction: Direction
-    ) -> dict[str, list[EntityRecord]]:
-        result: dict[str, list[EntityRecord]] = {ref: [] for ref in refs}
+    ) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {ref: [] for ref in refs}
         if not refs:
             return result
         rows = await self._read(Cypher.related(relation, direction), {"refs": list(set(refs))})
-        for row in rows:
-            result[row[0]].append(record_from_values(row[1:]))
+        for source, target in sorted(rows):
+            result[source].append(target)
         return result
 
     async def unresolved_refs(self) -> list[tuple[str, str, str]]:

@@ -198,8 +198,8 @@ class GraphStore(Protocol):
 
     async def related(
         self, refs: Sequence[str], relation: RelationType, direction: Direction
-    ) -> dict[str, list[EntityRecord]]:
-        """For each ref, the entities one ``relation`` edge away, in one round trip."""
+    ) -> dict[str, list[str]]:
+        """For each ref, the refs one ``relation`` edge away (sorted), in one round trip."""
 
     async def unresolved_refs(self) -> list[tuple[str, str, str]]:
         """``(from ref, relation, missing ref)`` for every relation to an undefined entity."""

@@ -115,9 +115,9 @@ async def test_update_replaces_declared_relations_only(store: GraphStore) -> Non
     await store.apply(ChangeSet("s1", upserts=[svc("a", "b"), svc("b"), svc("c", "a")]))
     await store.apply(ChangeSet("s1", upserts=[svc("a", "c")]))
     out = await store.related(["component:default/a"], RelationType.DEPENDS_ON, Direction.OUT)
-    assert [r.ref for r in out["component:default/a"]] == ["component:default/c"]
+    assert out["component:default/a"] == ["component:default/c"]
     incoming = await store.related(["component:default/a"], RelationType.DEPENDS_ON, Direction.IN)
-    assert [r.ref for r in incoming["component:default/a"]] == ["component:default/c"]
+    assert incoming["component:default/a"] == ["component:default/c"]
 
 
 async def test_inverse_declaration_survives_update_of_the_other_end(store: GraphStore) -> None:
@@ -125,7 +125,7 @@ async def test_inverse_declaration_survives_update_of_the_other_end(store: Graph
     await store.apply(ChangeSet("s1", upserts=[svc("a"), db]))
     await store.apply(ChangeSet("s1", upserts=[svc("a", owner="team-b")]))
     out = await store.related(["component:default/a"], RelationType.DEPENDS_ON, Direction.OUT)
-    assert [r.ref for r in out["component:default/a"]] == ["resource:default/db"]
+    assert out["component:default/a"] == ["resource:default/db"]
 
 
 async def test_delete_demotes_referenced_entities_to_stubs(store: GraphStore) -> None:
@@ -145,7 +145,7 @@ async def test_stub_becomes_real_when_defined(store: GraphStore) -> None:
     b = (await store.get_entities(["component:default/b"]))[0]
     assert b is not None and not b.stub and b.source == "s2"
     dependents = await store.related(["component:default/b"], RelationType.DEPENDS_ON, Direction.IN)
-    assert [r.ref for r in dependents["component:default/b"]] == ["component:default/a"]
+    assert dependents["component:default/b"] == ["component:default/a"]
 
 
 async def test_claims_and_source_claims(store: GraphStore) -> None:
