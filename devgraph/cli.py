@@ -82,7 +82,9 @@ def serve(
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     from graph_api.app import create_app  # noqa: PLC0415
+    from graph_api.middleware import configure_logging  # noqa: PLC0415
 
+    configure_logging("INFO")
     settings = _settings(store)
     bind_host = host or settings.host
     bind_port = port or settings.port
@@ -94,6 +96,7 @@ def serve(
         host=bind_host,
         port=bind_port,
         log_level="info",
+        access_log=False,  # devgraph.access writes one JSON line per request instead
     )
 
 
