@@ -14,7 +14,14 @@ from enum import Enum
 import networkx as nx
 
 from graph_api.model import RelationType
-from graph_api.store import Direction, EntityFilter, EntityOrder, EntityRecord, GraphStore
+from graph_api.store import (
+    Direction,
+    EntityFilter,
+    EntityOrder,
+    EntityRecord,
+    GraphStore,
+    Reached,
+)
 
 MAX_DEPTH = 30
 
@@ -36,29 +43,36 @@ _FLOW_DIRECTION = {Flow.UPSTREAM: Direction.OUT, Flow.DOWNSTREAM: Direction.IN, 
 
 @dataclass(slots=True)
 class DependencyGraph:
-    root: EntityRecord
-    nodes: list[tuple[EntityRecord, int]]
+    root: str
+    nodes: list[Reached]
     edges: list[tuple[str, str]]
 
 
 @dataclass(slots=True)
 class OwnerImpact:
     owner_ref: str | None
-    entities: list[tuple[EntityRecord, int]] = field(default_factory=list)
+    dependents: list[Reached] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class BlastRadius:
-    root: EntityRecord
-    dependents: list[tuple[EntityRecord, int]]
-    by_owner: list[OwnerImpact]
+    root: str
+    dependents: list[Reached]
 
     @property
-    def by_depth(self) -> dict[int, list[EntityRecord]]:
-        grouped: dict[int, list[EntityRecord]] = defaultdict(list)
-        for record, depth in self.dependents:
-            grouped[depth].append(record)
+    def by_depth(self) -> dict[int, list[Reached]]:
+        grouped: dict[int, list[Reached]] = defaultdict(list)
+        for reached in self.dependents:
+            grouped[reached.depth].append(reached)
         return dict(sorted(grouped.items()))
+
+    @property
+    def by_owner(self) -> list[OwnerImpact]:
+        """Owning teams, most affected first (entities without an owner last among equals)."""
+        owners: dict[str | None, OwnerImpact] = {}
+        for reached in self.dependents:
+            owners.setdefault(reached.owner, OwnerImpact(reached.owner)).dependents.append(reached)
+        return sorted(owners.values(), key=lambda o: (-len(o.dependents), o.owner_ref or "~"))
 
 
 def _clamp(depth: int) -> int:
@@ -74,9 +88,9 @@ async def dependency_graph(
     reached = await store.reachable(
         root.ref, RelationType.DEPENDS_ON, _FLOW_DIRECTION[flow], _clamp(max_depth)
     )
-    refs = [root.ref, *(record.ref for record, _ in reached)]
-    edges = await store.edges_among(refs, RelationType.DEPENDS_ON)
-    return DependencyGraph(root=root, nodes=[(root, 0), *reached], edges=edges)
+    nodes = [Reached(root.ref, 0, root.owner), *reached]
+    edges = await store.edges_among([n.ref for n in nodes], RelationType.DEPENDS_ON)
+    return DependencyGraph(root=root.ref, nodes=nodes, edges=edges)
 
 
 async def blast_radius(store: GraphStore, root: EntityRecord, max_depth: int) -> BlastRadius:
@@ -84,11 +98,7 @@ async def blast_radius(store: GraphStore, root: EntityRecord, max_depth: int) ->
     dependents = await store.reachable(
         root.ref, RelationType.DEPENDS_ON, Direction.IN, _clamp(max_depth)
     )
-    owners: dict[str | None, OwnerImpact] = {}
-    for record, depth in dependents:
-        owners.setdefault(record.owner, OwnerImpact(record.owner)).entities.append((record, depth))
-    by_owner = sorted(owners.values(), key=lambda o: (-len(o.entities), o.owner_ref or "~"))
-    return BlastRadius(root=root, dependents=dependents, by_owner=by_owner)
+    return BlastRadius(root=root.ref, dependents=dependents)
 
 
 async def dependency_path(

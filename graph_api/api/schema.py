@@ -150,7 +150,11 @@ class DependencyDirection(Enum):
 @strawberry.type
 class DependencyNode:
     depth: int = strawberry.field(description="Fewest dependency hops from the root.")
-    entity: Entity
+    ref: str
+
+    @strawberry.field
+    async def entity(self, info: Ctx) -> Entity | None:
+        return (await _entities(info, [self.ref]) or [None])[0]
 
 
 @strawberry.type
@@ -166,18 +170,24 @@ class DependencyGraph:
     edges: list[DependencyEdge]
 
 
+# Groups keep refs and load entities only when asked: a hub's blast radius can hold tens of
+# thousands of dependents, and most queries want the counts.
 @strawberry.type
 class DepthGroup:
     depth: int
     count: int
-    entities: list[Entity]
+    refs: list[str]
+
+    @strawberry.field
+    async def entities(self, info: Ctx) -> list[Entity]:
+        return await _entities(info, self.refs)
 
 
 @strawberry.type
 class OwnerGroup:
     owner_ref: str | None = strawberry.field(description="Null for dependents without an owner.")
     count: int
-    entities: list[Entity]
+    refs: list[str]
 
     @strawberry.field
     async def owner(self, info: Ctx) -> Entity | None:
@@ -185,6 +195,10 @@ class OwnerGroup:
             return None
         record = await _record(info, self.owner_ref)
         return to_entity(record) if record else None
+
+    @strawberry.field
+    async def entities(self, info: Ctx) -> list[Entity]:
+        return await _entities(info, self.refs)
 
 
 @strawberry.type
@@ -417,8 +431,8 @@ class Query:
             )
         )
         return DependencyGraph(
-            root=to_entity(graph.root),
-            nodes=[DependencyNode(depth=d, entity=to_entity(r)) for r, d in graph.nodes],
+            root=to_entity(root),
+            nodes=[DependencyNode(depth=n.depth, ref=n.ref) for n in graph.nodes],
             edges=[DependencyEdge(from_ref=a, to_ref=b) for a, b in graph.edges],
         )
 
@@ -429,16 +443,16 @@ class Query:
         return BlastRadius(
             root=to_entity(root),
             total=len(radius.dependents),
-            dependents=[DependencyNode(depth=d, entity=to_entity(r)) for r, d in radius.dependents],
+            dependents=[DependencyNode(depth=r.depth, ref=r.ref) for r in radius.dependents],
             by_depth=[
-                DepthGroup(depth=d, count=len(rs), entities=[to_entity(r) for r in rs])
-                for d, rs in radius.by_depth.items()
+                DepthGroup(depth=depth, count=len(group), refs=[r.ref for r in group])
+                for depth, group in radius.by_depth.items()
             ],
             by_owner=[
                 OwnerGroup(
                     owner_ref=o.owner_ref,
-                    count=len(o.entities),
-                    entities=[to_entity(r) for r, _ in o.entities],
+                    count=len(o.dependents),
+                    refs=[r.ref for r in o.dependents],
                 )
                 for o in radius.by_owner
             ],

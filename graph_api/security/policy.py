@@ -122,7 +122,7 @@ class Policy:
                 below = await self.store.reachable(
                     viewer.team, RelationType.CHILD_OF, Direction.IN, 30
                 )
-                viewer._teams = frozenset({viewer.team, *(r.ref for r, _ in below)})
+                viewer._teams = frozenset({viewer.team, *(r.ref for r in below)})
         return viewer._teams
 
     @staticmethod

@@ -10,11 +10,10 @@ from graph_api.store.port import (
     EntityFilter,
     EntityOrder,
     EntityRecord,
-    GraphNode,
     GraphStore,
     PlacedEntity,
+    Reached,
     StoreError,
-    Subgraph,
 )
 
 __all__ = [
@@ -27,9 +26,8 @@ __all__ = [
     "EntityFilter",
     "EntityOrder",
     "EntityRecord",
-    "GraphNode",
     "GraphStore",
     "PlacedEntity",
+    "Reached",
     "StoreError",
-    "Subgraph",
 ]

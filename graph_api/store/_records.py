@@ -12,7 +12,7 @@ import orjson
 from graph_api.model import RELATION_NAMES, RelationType
 from graph_api.model.entity import KIND_NAMES
 from graph_api.model.refs import split_ref
-from graph_api.store.port import AuditEvent, EntityChange, EntityRecord, PlacedEntity
+from graph_api.store.port import AuditEvent, EntityChange, EntityRecord, PlacedEntity, Reached
 
 # Node properties in a fixed order: the RETURN list of every read and the SET list of writes.
 ENTITY_FIELDS: tuple[str, ...] = (
@@ -253,3 +253,14 @@ def unresolved_relations(
     found = [(a, RELATION_NAMES[RelationType(label)][0], b) for a, label, b in outgoing]
     found += [(a, RELATION_NAMES[RelationType(label)][1], b) for a, label, b in incoming]
     return sorted(set(found))
+
+
+def reached_from_rows(root: str, rows: Iterable[Sequence[Any]]) -> list[Reached]:
+    """Traversal rows ``(ref, depth, owner)`` in depth-then-ref order, without the root.
+
+    A cycle leads back to the root along a shortest path of its own; the root is not something
+    it reaches.
+    """
+    found = [Reached(ref, int(depth), owner) for ref, depth, owner in rows if ref != root]
+    found.sort(key=lambda r: (r.depth, r.ref))
+    return found

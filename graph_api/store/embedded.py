@@ -32,6 +32,7 @@ from graph_api.store._records import (
     entity_row,
     filter_clause,
     now_iso,
+    reached_from_rows,
     record_from_values,
     unresolved_relations,
     relation_rows,
@@ -46,6 +47,7 @@ from graph_api.store.port import (
     EntityFilter,
     EntityOrder,
     EntityRecord,
+    Reached,
     StoreError,
 )
 
@@ -203,7 +205,7 @@ class Cypher:
         left, right = _ARROWS[direction]
         return (
             f"MATCH (a:Entity {{ref: $root}}){left}[p:{relation.value}* SHORTEST "
-            f"1..{max_depth}]{right}(e:Entity) RETURN length(p), {_RETURN}"
+            f"1..{max_depth}]{right}(e:Entity) RETURN e.ref, length(p), e.owner"
         )
 
     @staticmethod
@@ -471,14 +473,11 @@ class EmbeddedStore:
 
     async def reachable(
         self, root: str, relation: RelationType, direction: Direction, max_depth: int
-    ) -> list[tuple[EntityRecord, int]]:
+    ) -> list[Reached]:
         rows = await self._read(
             Cypher.reachable(relation, direction, _depth(max_depth)), {"root": root}
         )
-        found = [(record_from_values(row[1:]), int(row[0])) for row in rows]
-        found = [(rec, depth) for rec, depth in found if rec.ref != root]
-        found.sort(key=lambda item: (item[1], item[0].ref))
-        return found
+        return reached_from_rows(root, rows)
 
     async def edges_among(
         self, refs: Sequence[str], relation: RelationType

@@ -27,6 +27,7 @@ from graph_api.store._records import (
     entity_row,
     filter_clause,
     now_iso,
+    reached_from_rows,
     record_from_values,
     unresolved_relations,
     relation_rows,
@@ -42,6 +43,7 @@ from graph_api.store.port import (
     EntityFilter,
     EntityOrder,
     EntityRecord,
+    Reached,
     StoreError,
 )
 
@@ -196,7 +198,7 @@ class Cypher:
         left, right = _ARROWS[direction]
         return (
             f"MATCH p = ANY SHORTEST (a:Entity {{ref: $root}}){left}[:{relation.value}]{right}"
-            f"{{1,{max_depth}}}(e:Entity) RETURN length(p), {_RETURN}"
+            f"{{1,{max_depth}}}(e:Entity) RETURN e.ref, length(p), e.owner"
         )
 
     @staticmethod
@@ -455,16 +457,11 @@ class Neo4jStore:
 
     async def reachable(
         self, root: str, relation: RelationType, direction: Direction, max_depth: int
-    ) -> list[tuple[EntityRecord, int]]:
+    ) -> list[Reached]:
         rows = await self._read(
             Cypher.reachable(relation, direction, _depth(max_depth)), {"root": root}
         )
-        found = [(record_from_values(row[1:]), int(row[0])) for row in rows]
-        # A cycle leads back to the root along a shortest path of its own; the root is not
-        # something it reaches.
-        found = [(rec, depth) for rec, depth in found if rec.ref != root]
-        found.sort(key=lambda item: (item[1], item[0].ref))
-        return found
+        return reached_from_rows(root, rows)
 
     async def edges_among(
         self, refs: Sequence[str], relation: RelationType

@@ -140,18 +140,13 @@ class Claim:
     hash: str | None
 
 
-@dataclass(slots=True)
-class GraphNode:
-    record: EntityRecord
+@dataclass(frozen=True, slots=True)
+class Reached:
+    """An entity reached in a traversal: its ref, fewest hops from the root, and its owner."""
+
+    ref: str
     depth: int
-
-
-@dataclass(slots=True)
-class Subgraph:
-    """Entities reached from a root with their BFS depth, and the dependency edges among them."""
-
-    nodes: list[GraphNode]
-    edges: list[tuple[str, str]]
+    owner: str | None
 
 
 class StoreError(RuntimeError):
@@ -206,8 +201,8 @@ class GraphStore(Protocol):
 
     async def reachable(
         self, root: str, relation: RelationType, direction: Direction, max_depth: int
-    ) -> list[tuple[EntityRecord, int]]:
-        """Entities reachable from ``root`` along ``relation`` with their shortest depth."""
+    ) -> list[Reached]:
+        """Entities reachable from ``root`` along ``relation``, by depth then ref (root excluded)."""
 
     async def edges_among(
         self, refs: Sequence[str], relation: RelationType

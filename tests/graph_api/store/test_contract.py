@@ -14,6 +14,7 @@ from graph_api.store import (
     EntityOrder,
     GraphStore,
     PlacedEntity,
+    Reached,
     StoreError,
 )
 
@@ -178,13 +179,17 @@ async def test_traversals(store: GraphStore) -> None:
     )
     hub = "component:default/hub"
     reached = await store.reachable(hub, RelationType.DEPENDS_ON, Direction.IN, 10)
-    assert [(r.name, d) for r, d in reached] == [("a", 1), ("d", 1), ("b", 2), ("c", 3)]
+    def names(found: list[Reached]) -> list[tuple[str, int]]:
+        return [(r.ref.rsplit("/", 1)[1], r.depth) for r in found]
+
+    assert names(reached) == [("a", 1), ("d", 1), ("b", 2), ("c", 3)]
+    assert {r.owner for r in reached} == {"group:default/team-a"}
     shallow = await store.reachable(hub, RelationType.DEPENDS_ON, Direction.IN, 2)
-    assert [r.name for r, _ in shallow] == ["a", "d", "b"]
+    assert [name for name, _ in names(shallow)] == ["a", "d", "b"]
     upstream = await store.reachable("component:default/c", RelationType.DEPENDS_ON, Direction.OUT, 10)
-    assert [(r.name, d) for r, d in upstream] == [("b", 1), ("a", 2), ("hub", 3)]
+    assert names(upstream) == [("b", 1), ("a", 2), ("hub", 3)]
     cycle = await store.reachable("component:default/x", RelationType.DEPENDS_ON, Direction.OUT, 10)
-    assert [(r.name, d) for r, d in cycle] == [("y", 1), ("z", 2)]
+    assert names(cycle) == [("y", 1), ("z", 2)]
     path = await store.shortest_path(
         "component:default/c", hub, RelationType.DEPENDS_ON, Direction.OUT, 10
     )
