@@ -86,15 +86,41 @@ class Entity(Node):
     title: str | None
     description: str | None
     tags: list[str]
-    labels: JSON
-    annotations: JSON
-    links: list[Link]
-    spec: JSON
-    descriptor: JSON = strawberry.field(description="The descriptor as loaded.")
     source: str | None = strawberry.field(description="Source key that defines this entity.")
     location: str | None = strawberry.field(description="Where it was defined: file:line, ...")
     updated_at: str | None
     resolved: bool
+    # The stored record; descriptor-derived fields below read it only when a query asks.
+    record: strawberry.Private[EntityRecord]
+
+    @strawberry.field
+    def labels(self) -> JSON:
+        return self.record.descriptor.get("metadata", {}).get("labels") or {}
+
+    @strawberry.field
+    def annotations(self) -> JSON:
+        return self.record.descriptor.get("metadata", {}).get("annotations") or {}
+
+    @strawberry.field
+    def links(self) -> list[Link]:
+        return [
+            Link(
+                url=str(link.get("url")),
+                title=link.get("title"),
+                icon=link.get("icon"),
+                type=link.get("type"),
+            )
+            for link in self.record.descriptor.get("metadata", {}).get("links") or []
+            if isinstance(link, dict)
+        ]
+
+    @strawberry.field
+    def spec(self) -> JSON:
+        return self.record.descriptor.get("spec") or {}
+
+    @strawberry.field(description="The descriptor as loaded.")
+    def descriptor(self) -> JSON:
+        return self.record.descriptor
 
     @strawberry.field(description="Every relation of this entity, both directions.")
     async def relations(self, info: Ctx) -> list[EntityRelation]:
@@ -107,17 +133,6 @@ class Entity(Node):
 
 
 def _base_fields(record: EntityRecord) -> dict[str, Any]:
-    metadata = record.descriptor.get("metadata") or {}
-    links = [
-        Link(
-            url=str(link.get("url")),
-            title=link.get("title"),
-            icon=link.get("icon"),
-            type=link.get("type"),
-        )
-        for link in metadata.get("links") or []
-        if isinstance(link, dict)
-    ]
     return {
         "id": strawberry.ID(global_id(record.ref)),
         "ref": record.ref,
@@ -127,15 +142,11 @@ def _base_fields(record: EntityRecord) -> dict[str, Any]:
         "title": record.title,
         "description": record.description,
         "tags": record.tags,
-        "labels": metadata.get("labels") or {},
-        "annotations": metadata.get("annotations") or {},
-        "links": links,
-        "spec": record.descriptor.get("spec") or {},
-        "descriptor": record.descriptor,
         "source": record.source,
         "location": record.location,
         "updated_at": record.updated_at,
         "resolved": not record.stub,
+        "record": record,
     }
 
 
@@ -202,7 +213,7 @@ class Api(_Owned, _InSystem, Entity):
 
     @strawberry.field(description="The API definition text, when it was available at load.")
     def definition(self) -> str | None:
-        value = self.spec.get("definition") if isinstance(self.spec, dict) else None
+        value = (self.record.descriptor.get("spec") or {}).get("definition")
         return value if isinstance(value, str) else None
 
     @strawberry.field(description="Components that provide this API (apiProvidedBy).")
@@ -329,7 +340,6 @@ def to_entity(record: EntityRecord) -> Entity:
     fields = _base_fields(record)
     if record.stub:
         return UnresolvedEntity(**fields)
-    spec = fields["spec"]
     kind = record.kind.lower()
     if kind == "component":
         return Component(**fields, type=record.type, lifecycle=record.lifecycle)
@@ -341,6 +351,7 @@ def to_entity(record: EntityRecord) -> Entity:
         return System(**fields, type=record.type)
     if kind == "domain":
         return Domain(**fields, type=record.type)
+    spec = (record.descriptor.get("spec") or {}) if kind in ("group", "user", "location") else {}
     if kind == "group":
         return Group(**fields, type=record.type, profile=spec.get("profile"))
     if kind == "user":

@@ -123,7 +123,7 @@ def stub_row(ref: str) -> dict[str, Any]:
 def record_from_values(values: Sequence[Any]) -> EntityRecord:
     """Build a record from a row in ``RECORD_FIELDS`` order."""
     row = dict(zip(RECORD_FIELDS, values, strict=True))
-    row["descriptor"] = orjson.loads(row["descriptor"] or "{}")
+    row["descriptor_json"] = row.pop("descriptor") or "{}"
     row["tags"] = list(row["tags"] or [])
     row["stub"] = bool(row["stub"])
     return EntityRecord(**row)

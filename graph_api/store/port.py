@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
+import orjson
+
 from graph_api.model import Entity, RelationType
 
 
@@ -30,12 +32,20 @@ class EntityRecord:
     system: str | None = None
     domain: str | None = None
     tags: list[str] = field(default_factory=list)
-    descriptor: dict[str, Any] = field(default_factory=dict)
+    descriptor_json: str = "{}"
     source: str | None = None
     location: str | None = None
     hash: str | None = None
     stub: bool = False
     updated_at: str | None = None
+    _descriptor: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def descriptor(self) -> dict[str, Any]:
+        """The descriptor as loaded, parsed on first use: most reads never need it."""
+        if self._descriptor is None:
+            self._descriptor = orjson.loads(self.descriptor_json)
+        return self._descriptor
 
 
 class Direction(str, Enum):
