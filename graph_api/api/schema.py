@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.scalars import JSON
 
 from graph_api import analysis
@@ -600,5 +600,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=ENTITY_TYPES,
-        extensions=[lambda: MaskErrors(should_mask_error=should_mask)],
+        extensions=[
+            lambda: MaskErrors(should_mask_error=should_mask),
+            # Clients send the same few query texts again and again; parsing and validating
+            # them costs more than resolving a small one. Both caches are bounded LRUs.
+            lambda: ParserCache(maxsize=1024),
+            lambda: ValidationCache(maxsize=1024),
+        ],
     )
