@@ -56,10 +56,16 @@ class DevgraphGraphQL(GraphQL[RequestContext, None]):
         )
         self.store = store
         self.policy = policy
+        self.max_page = settings.limits.max_page
         self.metrics = metrics
 
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
-        return RequestContext(store=self.store, viewer=request.state.viewer, policy=self.policy)
+        return RequestContext(
+            store=self.store,
+            viewer=request.state.viewer,
+            policy=self.policy,
+            max_page=self.max_page,
+        )
 
     async def process_result(
         self, request: Request, result: ExecutionResult

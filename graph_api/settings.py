@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -27,7 +28,10 @@ class Limits(BaseModel):
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
-    max_cost: int = 5000
+    # A cost point is one resolved field (lists counted at their page size, plain lists at
+    # default_list_size); a page of 100 components with owners and their dependencies' owners
+    # costs about 5,700, so the default leaves room for that and not for a scraper's query.
+    max_cost: int = 20_000
     max_page: int = 100
     max_nodes: int = 50_000
     default_list_size: int = Field(
@@ -57,6 +61,39 @@ class Oidc(BaseModel):
     name_claim: str = "sub"
 
 
+class SharedCostRule(BaseModel):
+    """Cost that no resource, tag or account attributes and that matches every given field
+    (case-insensitively) is split among ``targets``: evenly, or in proportion to the direct
+    cost each target has in the same file and currency."""
+
+    provider: str | None = None
+    account: str | None = None
+    service: str | None = None
+    category: str | None = None
+    split: Literal["even", "proportional"] = "proportional"
+    targets: list[str] = Field(
+        default_factory=list,
+        description="Entity refs (kind defaults to Component); empty: every entity with "
+        "direct cost in the file.",
+    )
+
+
+class CostAttribution(BaseModel):
+    """How cloud cost and resources find their component, system or team.
+
+    Keys are tag or label keys, compared ignoring case and surrounding spaces; the ones given
+    here are tried before the defaults.
+    """
+
+    component_keys: list[str] = Field(default_factory=list)
+    system_keys: list[str] = Field(default_factory=list)
+    accounts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Account or subscription id -> owning team ref (kind defaults to Group).",
+    )
+    shared: list[SharedCostRule] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     """Server, store and security settings."""
 
@@ -75,6 +112,7 @@ class Settings(BaseSettings):
     cost_roles: list[str] = Field(default_factory=lambda: ["finance"])
     findings_roles: list[str] = Field(default_factory=lambda: ["security"])
     limits: Limits = Field(default_factory=Limits)
+    cost: CostAttribution = Field(default_factory=CostAttribution)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     oidc: Oidc = Field(default_factory=Oidc)
     neo4j_uri: str | None = Field(default=None, validation_alias="NEO4J_URI")

@@ -44,6 +44,7 @@ class RequestContext:
     store: GraphStore
     viewer: Viewer
     policy: Policy
+    max_page: int = 100
     entity_by_ref: EntityByRefLoader = field(init=False)
     _related: dict[tuple[RelationType, Direction], RelatedByRefLoader] = field(
         init=False, default_factory=dict

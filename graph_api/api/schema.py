@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from graph_api import analysis
 from graph_api.api.errors import BadInput, NotFound, should_mask
+from graph_api.api.limits import LimitedSchema, limit_extensions
 from graph_api.api.types import (
     Api,
     Component,
@@ -43,7 +44,6 @@ from graph_api.settings import Settings
 from graph_api.store import EntityFilter, EntityOrder, EntityRecord
 
 T = TypeVar("T")
-MAX_PAGE = 100
 DEFAULT_PAGE = 20
 API_SOURCE = "api"
 
@@ -83,11 +83,11 @@ def _filter(filter: EntityFilterInput | None, kind: str | None) -> EntityFilter:
     )
 
 
-def _window(first: int | None, after: str | None) -> tuple[int, int]:
+def _window(info: Ctx, first: int | None, after: str | None) -> tuple[int, int]:
     """``(limit, offset)`` of a Relay page request."""
     limit = DEFAULT_PAGE if first is None else first
-    if not 0 <= limit <= MAX_PAGE:
-        raise BadInput(f"first must be between 0 and {MAX_PAGE}")
+    if not 0 <= limit <= info.context.max_page:
+        raise BadInput(f"first must be between 0 and {info.context.max_page}")
     if after is None:
         return limit, 0
     position = decode_cursor(after)
@@ -118,7 +118,7 @@ async def _page(
     after: str | None,
     kind: str | None = None,
 ) -> Connection[Any]:
-    limit, offset = _window(first, after)
+    limit, offset = _window(info, first, after)
     order = order_by or EntityOrderInput()
     records, total = await info.context.store.find_entities(
         _filter(filter, kind),
@@ -499,7 +499,7 @@ class Query:
         after: str | None = None,
     ) -> Connection[AuditEntry]:
         info.context.policy.require_admin(info.context.viewer)
-        limit, offset = _window(first, after)
+        limit, offset = _window(info, first, after)
         events, total = await info.context.store.audit_events(
             actor=actor, ref=_ref(ref, "Component") if ref else None, offset=offset, limit=limit
         )
@@ -595,16 +595,18 @@ ENTITY_TYPES = [
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The devgraph GraphQL schema, with the request limits of ``settings``."""
-    del settings  # limits are wired in by the limits extensions
-    return strawberry.Schema(
+    settings = settings or Settings()
+    return LimitedSchema(
         query=Query,
         mutation=Mutation,
         types=ENTITY_TYPES,
+        execution_timeout=settings.limits.execution_timeout_s,
         extensions=[
             lambda: MaskErrors(should_mask_error=should_mask),
             # Clients send the same few query texts again and again; parsing and validating
             # them costs more than resolving a small one. Both caches are bounded LRUs.
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
+            *limit_extensions(settings.limits, introspection=settings.introspection),
         ],
     )
