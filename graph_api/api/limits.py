@@ -1,9 +1,12 @@
 """Request limits decided before execution, each with a clear error and code.
 
-Depth, aliases and tokens use Strawberry's own extensions (the alias count follows fragment
-spreads since strawberry 0.315.7). The static cost and node estimate below follow GitHub's
-model: a field costs 1, a page of ``first: N`` multiplies what is under it by N, and other
-lists by an assumed length.
+Tokens are a parser option (Strawberry's ``MaxTokensLimiter``). Depth, aliases, a static cost
+and a node estimate come from one walk of the operation with its fragments expanded, so an
+alias or a level hidden in a fragment spread counts like any other (the bypass strawberry fixed
+in 0.315.7). Strawberry's own depth and alias limiters are validation rules built anew per
+request, which would defeat the validation cache; this walk runs on the cached document.
+The cost follows GitHub's model: a field costs 1, a page of ``first: N`` multiplies what is
+under it by N, and other lists by an assumed length.
 """
 
 from __future__ import annotations
@@ -30,13 +33,7 @@ from graphql import (
     VariableNode,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 from strawberry.types import ExecutionResult
 
 from graph_api.settings import Limits
@@ -59,6 +56,8 @@ class _Costing:
         self.variables = variables
         self.default_list_size = default_list_size
         self.nodes = 0
+        self.aliases = 0
+        self.depth = 0
 
     def _size(self, field: FieldNode, parent: Any, return_type: Any) -> tuple[int, bool]:
         """How many items the field may return, and whether it is a paged connection."""
@@ -84,28 +83,38 @@ class _Costing:
         return 1, False
 
     def cost(
-        self, selection_set: SelectionSetNode | None, parent: Any, multiplier: int, seen: frozenset[str]
+        self,
+        selection_set: SelectionSetNode | None,
+        parent: Any,
+        multiplier: int,
+        seen: frozenset[str],
+        depth: int = 0,
     ) -> int:
         if selection_set is None:
             return 0
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += self._field(selection, parent, multiplier, seen)
+                total += self._field(selection, parent, multiplier, seen, depth + 1)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 target = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.cost(selection.selection_set, target, multiplier, seen)
+                total += self.cost(selection.selection_set, target, multiplier, seen, depth)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = self.fragments.get(name)
                 if fragment is None or name in seen:
                     continue  # validation reports unknown and cyclic fragments
                 target = self.schema.get_type(fragment.type_condition.name.value)
-                total += self.cost(fragment.selection_set, target, multiplier, seen | {name})
+                total += self.cost(fragment.selection_set, target, multiplier, seen | {name}, depth)
         return total
 
-    def _field(self, field: FieldNode, parent: Any, multiplier: int, seen: frozenset[str]) -> int:
+    def _field(
+        self, field: FieldNode, parent: Any, multiplier: int, seen: frozenset[str], depth: int
+    ) -> int:
+        self.depth = max(self.depth, depth)
+        if field.alias is not None:
+            self.aliases += 1
         definition = None
         if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
             definition = parent.fields.get(field.name.value)
@@ -117,11 +126,11 @@ class _Costing:
         named = definition.type
         while isinstance(named, GraphQLNonNull | GraphQLList):
             named = named.of_type
-        return 1 + size * self.cost(field.selection_set, named, multiplier * size, seen)
+        return 1 + size * self.cost(field.selection_set, named, multiplier * size, seen, depth)
 
 
 class QueryCostLimiter(SchemaExtension):
-    """Rejects an operation whose static cost or node estimate is over the limits."""
+    """Rejects an operation over the depth, alias, cost or node limits."""
 
     def __init__(self, limits: Limits) -> None:
         super().__init__()
@@ -152,6 +161,15 @@ class QueryCostLimiter(SchemaExtension):
             root = schema.get_root_type(operation.operation)
             costing = _Costing(schema, fragments, variables, self.limits.default_list_size)
             cost = costing.cost(operation.selection_set, root, 1, frozenset())
+            if costing.depth > self.limits.max_depth:
+                return _limit_error(
+                    f"query depth {costing.depth} exceeds the limit of {self.limits.max_depth}"
+                )
+            if costing.aliases > self.limits.max_aliases:
+                return _limit_error(
+                    f"query uses {costing.aliases} aliases, over the limit of "
+                    f"{self.limits.max_aliases}"
+                )
             if cost > self.limits.max_cost:
                 return _limit_error(
                     f"query cost {cost} exceeds the limit of {self.limits.max_cost}; ask for "
@@ -173,8 +191,6 @@ def limit_extensions(limits: Limits, *, introspection: bool) -> list[Callable[[]
     """Fresh extension instances per request, in the order they should reject."""
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         lambda: QueryCostLimiter(limits),
     ]
     if not introspection:

@@ -32,7 +32,7 @@ async def test_depth(embedded: EmbeddedStore) -> None:
     ok = await run(embedded, "{ entity(ref: \"x\") { ... on Component { owner { ref } } } }", settings)
     assert ok.errors is None
     deep = "{ entity(ref: \"x\") { ... on Component { owner { ... on Group { owns { ... on Component { owner { ref } } } } } } } }"
-    assert "exceeds maximum operation depth" in message(await run(embedded, deep, settings))
+    assert message(await run(embedded, deep, settings)) == "query depth 5 exceeds the limit of 3"
 
 
 async def test_aliases_including_fragment_spreads(embedded: EmbeddedStore) -> None:
@@ -40,7 +40,9 @@ async def test_aliases_including_fragment_spreads(embedded: EmbeddedStore) -> No
     ok = await run(embedded, "{ a: catalogStats { kind } b: catalogStats { kind } }", settings)
     assert ok.errors is None
     plain = "{ a: catalogStats { kind } b: catalogStats { kind } c: catalogStats { kind } d: catalogStats { kind } }"
-    assert "aliases" in message(await run(embedded, plain, settings))
+    assert message(await run(embedded, plain, settings)) == (
+        "query uses 4 aliases, over the limit of 3"
+    )
     # The bypass fixed in strawberry 0.315.7: aliases hidden in (nested) fragments count too.
     hidden = """
     query { ...A ...B }
@@ -48,7 +50,13 @@ async def test_aliases_including_fragment_spreads(embedded: EmbeddedStore) -> No
     fragment B on Query { c: catalogStats { kind } }
     fragment C on Query { d: catalogStats { kind } ... on Query { e: catalogStats { kind } } }
     """
-    assert "aliases" in message(await run(embedded, hidden, settings))
+    assert message(await run(embedded, hidden, settings)) == (
+        "query uses 5 aliases, over the limit of 3"
+    )
+    via_fragment = "query { ...A } fragment A on Query { x: entity(ref: \"a\") { ...B } }"
+    via_fragment += " fragment B on Entity { ... on Component { owner { ref } } }"
+    assert (await run(embedded, via_fragment, limited(max_depth=3))).errors is None
+    assert "depth 3 exceeds" in message(await run(embedded, via_fragment, limited(max_depth=2)))
 
 
 async def test_fragment_cycle_is_rejected_not_hung(embedded: EmbeddedStore) -> None:
