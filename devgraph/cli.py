@@ -91,8 +91,9 @@ def serve(
     err.print(f"devgraph serving GraphQL at [bold]http://{bind_host}:{bind_port}/graphql[/]")
     if settings.allow_anonymous_read:
         err.print("[yellow]anonymous read is enabled:[/] anyone who reaches this port can read the catalog")
+    graph = make_store(settings)
     uvicorn.run(
-        create_app(make_store(settings), settings),
+        create_app(graph, settings, routes=_loader_routes(graph)),
         host=bind_host,
         port=bind_port,
         log_level="info",
@@ -100,13 +101,33 @@ def serve(
     )
 
 
+def _loader_routes(graph: GraphStore) -> list[Any]:
+    """Loaders' webhooks, each only when its secret is configured."""
+    from loaders.git.settings import GitSettings  # noqa: PLC0415 - keep CLI start-up light
+    from loaders.git.source import GitLoadOptions  # noqa: PLC0415
+    from loaders.git.webhook import PATH, git_webhook_route  # noqa: PLC0415
+
+    git = GitSettings()
+    if git.webhook_secret is None:
+        return []
+    err.print(f"git push webhook (GitHub, GitLab) at [bold]{PATH}[/]")
+    options = GitLoadOptions(cache=git.cache, globs=tuple(git.globs), actor="webhook")
+    return [git_webhook_route(graph, git.webhook_secret.get_secret_value(), options)]
+
+
+def _status(report: LoadReport) -> str:
+    if report.skipped:
+        return f"skipped: {report.skipped}"
+    return "ok" if report.ok else "failed"
+
+
 def _print_reports(reports: list[LoadReport], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps([r.summary() for r in reports], indent=2))
         return
     table = Table(title="load summary")
-    for column in ("source", "added", "updated", "removed", "unchanged", "rejected"):
-        table.add_column(column, justify="left" if column == "source" else "right")
+    for column in ("source", "added", "updated", "removed", "unchanged", "rejected", "status"):
+        table.add_column(column, justify="right" if column not in ("source", "status") else "left")
     for r in reports:
         table.add_row(
             r.source,
@@ -115,6 +136,7 @@ def _print_reports(reports: list[LoadReport], as_json: bool) -> None:
             str(len(r.removed)),
             str(r.unchanged),
             str(len(r.rejected)),
+            _status(r),
         )
     err.print(table)
     for r in reports:
@@ -154,6 +176,104 @@ def load_files_command(
             return await load_files(
                 graph, paths, fetch_remote=fetch_remote, progress=advance, actor=_operator()
             )
+
+    reports = _with_store(store, work)
+    _print_reports(reports, as_json)
+    if any(not r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+@load_app.command("git")
+def load_git_command(
+    repositories: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Working copies, bare repositories, clone URLs, or files listing them "
+            "(one per line, # comments); each repository is a source."
+        ),
+    ] = None,
+    store: StoreOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where clone URLs are cloned [env: DEVGRAPH_GIT_CACHE; default .devgraph/git-cache]"
+        ),
+    ] = None,
+    descriptor_glob: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Descriptor files, gitignore-style "
+            "[default **/catalog-info.yaml, **/catalog-info.yml]"
+        ),
+    ] = None,
+    fetch_remote: Annotated[
+        bool, typer.Option(help="Fetch URL placeholders that no repository of the run holds.")
+    ] = True,
+    github_org: Annotated[
+        str | None, typer.Option(help="Also every repository of this GitHub organisation.")
+    ] = None,
+    github_api: Annotated[str, typer.Option(help="GitHub API base URL.")] = "https://api.github.com",
+    gitlab_group: Annotated[
+        str | None, typer.Option(help="Also every project of this GitLab group (id or path).")
+    ] = None,
+    gitlab_api: Annotated[str, typer.Option(help="GitLab base URL.")] = "https://gitlab.com",
+) -> None:
+    """Load git repositories (catalog, ownership, packages, docs, activity); exit 1 when any
+    repository failed or any document was rejected."""
+    from loaders.git.discovery import (  # noqa: PLC0415 - keep CLI start-up light
+        DiscoveryError,
+        github_repositories,
+        gitlab_repositories,
+    )
+    from loaders.git.settings import GitSettings  # noqa: PLC0415
+    from loaders.git.source import GitLoadOptions, expand, load_git  # noqa: PLC0415
+
+    git = GitSettings()
+    options = GitLoadOptions(
+        cache=cache or git.cache,
+        globs=tuple(descriptor_glob or git.globs),
+        fetch_remote=fetch_remote,
+        actor=_operator(),
+    )
+
+    async def discover() -> list[str]:
+        found: list[str] = []
+        if github_org:
+            token = git.github_token.get_secret_value() if git.github_token else None
+            repos = await github_repositories(github_org, api=github_api, token=token)
+            found += [r.clone_url for r in repos]
+        if gitlab_group:
+            token = git.gitlab_token.get_secret_value() if git.gitlab_token else None
+            repos = await gitlab_repositories(gitlab_group, api=gitlab_api, token=token)
+            found += [r.clone_url for r in repos]
+        return found
+
+    try:
+        names = expand(repositories or []) + asyncio.run(discover())
+    except (DiscoveryError, OSError) as exc:
+        err.print(f"[red]cannot list repositories:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if not names:
+        err.print("[red]no repositories:[/] name some, or use --github-org / --gitlab-group")
+        raise typer.Exit(2)
+
+    async def work(graph: GraphStore) -> list[LoadReport]:
+        with Progress(
+            TextColumn("loading repositories"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=as_json or not err.is_terminal,
+        ) as progress:
+            task = progress.add_task("repositories", total=len(names))
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return await load_git(graph, names, options, progress=advance)
 
     reports = _with_store(store, work)
     _print_reports(reports, as_json)
@@ -300,6 +420,306 @@ def token_revoke(
         err.print(f"[red]no active token {token_id}[/]")
         raise typer.Exit(1)
     err.print(f"token {token_id} revoked")
+
+
+
+# -- cloud: resources and cost ----------------------------------------------------------------
+cost_app = typer.Typer(help="Cloud cost per team, system, component.", no_args_is_help=True)
+app.add_typer(cost_app, name="cost")
+TagKeyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tag-key",
+        help="Tag or label key naming a component, tried before the defaults (repeatable).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable summary.")]
+
+
+def _with_catalog(
+    store: Path | None, tag_keys: list[str] | None, work: Callable[[GraphStore, Any, Settings], Awaitable[T]]
+) -> T:
+    """Run ``work(graph, catalog, settings)`` with the catalog attribution reads."""
+    from loaders.cloud import Catalog  # noqa: PLC0415 - keep CLI start-up light
+
+    settings = _settings(store)
+
+    async def run(graph: GraphStore) -> T:
+        catalog = await Catalog.load(graph, settings.cost, tag_keys or [])
+        return await work(graph, catalog, settings)
+
+    return _with_store(store, run)
+
+
+def _finish_cost_loads(reports: list[Any], as_json: bool) -> None:
+    from devgraph.cost_report import print_cost_loads  # noqa: PLC0415
+
+    if as_json:
+        typer.echo(json.dumps([r.summary() for r in reports], indent=2))
+    else:
+        print_cost_loads(reports, err)
+    if any(not r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+@load_app.command("terraform")
+def load_terraform_command(
+    states: Annotated[list[Path], typer.Argument(help="State files (v4) or `terraform show -json` output.")],
+    store: StoreOption = None,
+    tag_key: TagKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load Terraform state as Resource entities; each file is a source."""
+    from loaders.cloud import load_terraform  # noqa: PLC0415
+
+    reports = _with_catalog(
+        store, tag_key, lambda g, c, s: load_terraform(g, states, c, actor=_operator())
+    )
+    _print_reports(reports, as_json)
+    if any(not r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+@load_app.command("kubernetes")
+def load_kubernetes_command(
+    paths: Annotated[list[Path], typer.Argument(help="Manifests, `kubectl get -o json` output, or folders of them.")],
+    store: StoreOption = None,
+    cluster: Annotated[str | None, typer.Option(help="Cluster the objects run in.")] = None,
+    tag_key: TagKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load Kubernetes objects as Resource entities; each PATH is a source."""
+    from loaders.cloud import load_kubernetes  # noqa: PLC0415
+
+    reports = _with_catalog(
+        store,
+        tag_key,
+        lambda g, c, s: load_kubernetes(g, paths, c, cluster=cluster, actor=_operator()),
+    )
+    _print_reports(reports, as_json)
+    if any(not r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+@load_app.command("focus")
+def load_focus_command(
+    files: Annotated[list[Path], typer.Argument(help="FOCUS exports: CSV, CSV.gz or Parquet.")],
+    store: StoreOption = None,
+    tag_key: TagKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load FOCUS cost exports; each file is a source, replaced on re-load. Exit 1 on errors."""
+    from loaders.cloud import load_focus  # noqa: PLC0415
+
+    reports = _with_catalog(
+        store, tag_key, lambda g, c, s: load_focus(g, files, c, s.cost.shared, actor=_operator())
+    )
+    _finish_cost_loads(reports, as_json)
+
+
+@load_app.command("opencost")
+def load_opencost_command(
+    target: Annotated[str, typer.Argument(help="An allocation API response file, or its URL.")],
+    store: StoreOption = None,
+    currency: Annotated[str, typer.Option(help="Currency OpenCost reports in.")] = "USD",
+    tag_key: TagKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load OpenCost allocations; a file, or a URL and the window it covers, is a source."""
+    from loaders.cloud import load_opencost  # noqa: PLC0415
+
+    report = _with_catalog(
+        store,
+        tag_key,
+        lambda g, c, s: load_opencost(
+            g, target, c, s.cost.shared, currency=currency, actor=_operator()
+        ),
+    )
+    _finish_cost_loads([report], as_json)
+
+
+COST_GROUPS = {
+    "team": "TEAM",
+    "system": "SYSTEM",
+    "domain": "DOMAIN",
+    "component": "COMPONENT",
+    "category": "SERVICE_CATEGORY",
+    "provider": "PROVIDER",
+    "account": "ACCOUNT",
+}
+
+
+@cost_app.command("report")
+def cost_report_command(
+    by: Annotated[str, typer.Option("--by", help=f"One of: {', '.join(COST_GROUPS)}.")] = "team",
+    from_: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last day, included.")] = None,
+    metric: Annotated[str, typer.Option(help="effective, billed or list.")] = "effective",
+    as_json: JsonOption = False,
+    svg: Annotated[Path | None, typer.Option(help="Also write a monthly trend chart here.")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Cost grouped by team, system, ...: rows by amount, the unallocated line, the total."""
+    from graph_api.cost import CostGroupBy, CostWindow, cost_report, monthly_by_group  # noqa: PLC0415
+    from graph_api.model.cost import CostMetric  # noqa: PLC0415
+    from devgraph.cost_report import NO_KEY, report_json, report_table, trend_svg  # noqa: PLC0415
+
+    try:
+        group_by = CostGroupBy(COST_GROUPS[by])
+        chosen = CostMetric(metric)
+        start = datetime.strptime(from_, "%Y-%m-%d").date() if from_ else None
+        end = datetime.strptime(to, "%Y-%m-%d").date() if to else None
+    except (KeyError, ValueError) as exc:
+        err.print(f"[red]bad option:[/] {exc}; --by is one of {', '.join(COST_GROUPS)}")
+        raise typer.Exit(2) from exc
+
+    async def work(graph: GraphStore) -> tuple[Any, Any]:
+        span = await graph.cost_span()
+        window = CostWindow.of(start, end, span[1] if span else None)
+        report = await cost_report(graph, group_by, window, chosen)
+        series = await monthly_by_group(graph, group_by, window, chosen) if svg else None
+        return report, series
+
+    try:
+        report, series = _with_store(store, work)
+    except ValueError as exc:
+        err.print(f"[red]bad window:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if svg is not None:
+        title = f"Monthly {chosen.value} cost by {by}, top spenders"
+        svg.write_text(trend_svg(series, title=title, no_key=NO_KEY.get(group_by.value, "(none)")))
+        err.print(f"wrote {svg}")
+    if as_json:
+        typer.echo(json.dumps(report_json(report), indent=2))
+    else:
+        Console().print(report_table(report))
+
+
+EntityOption = Annotated[
+    str | None,
+    typer.Option(
+        "--entity",
+        help="The entity the reports are about (kind defaults to Component) [default: found "
+        "from the report's repository or subject name]",
+    ),
+]
+
+
+def _finish_findings_loads(outcomes: list[Any], as_json: bool) -> None:
+    from devgraph.findings_report import print_loads  # noqa: PLC0415 - keep CLI start-up light
+
+    if as_json:
+        typer.echo(json.dumps([o.summary() for o in outcomes], indent=2))
+    else:
+        print_loads(outcomes, err)
+    if any(not o.ok for o in outcomes):
+        raise typer.Exit(1)
+
+
+@load_app.command("sarif")
+def load_sarif_command(
+    files: Annotated[list[Path], typer.Argument(help="SARIF 2.1.0 files (CodeQL, Semgrep, ...).")],
+    entity: EntityOption = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load code-scanning results as findings; exit 1 when any file was not loaded."""
+    from loaders.findings.load import load_sarif  # noqa: PLC0415
+
+    outcomes = _with_store(
+        store, lambda graph: load_sarif(graph, files, entity=entity, actor=_operator())
+    )
+    _finish_findings_loads(outcomes, as_json)
+
+
+def _load_sbom_command(
+    expected: str, files: list[Path], entity: str | None, store: Path | None, as_json: bool
+) -> None:
+    from loaders.findings.load import load_sbom  # noqa: PLC0415
+
+    policy = _settings(store).licenses
+    outcomes = _with_store(
+        store,
+        lambda graph: load_sbom(
+            graph, files, expected=expected, policy=policy, entity=entity, actor=_operator()
+        ),
+    )
+    _finish_findings_loads(outcomes, as_json)
+
+
+@load_app.command("cyclonedx")
+def load_cyclonedx_command(
+    files: Annotated[list[Path], typer.Argument(help="CycloneDX 1.4-1.7 JSON SBOMs.")],
+    entity: EntityOption = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load SBOMs: packages, licenses (checked against the license policy), dependencies and
+    the vulnerabilities they list; exit 1 when any file was not loaded."""
+    _load_sbom_command("cyclonedx", files, entity, store, as_json)
+
+
+@load_app.command("spdx")
+def load_spdx_command(
+    files: Annotated[list[Path], typer.Argument(help="SPDX 2.3 JSON documents.")],
+    entity: EntityOption = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load SPDX SBOMs: packages, licenses (checked against the license policy) and
+    dependencies; exit 1 when any file was not loaded."""
+    _load_sbom_command("spdx", files, entity, store, as_json)
+
+
+@load_app.command("osv")
+def load_osv_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="OSV records (files, folders of them) or osv-scanner JSON output."),
+    ],
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Match advisories against the catalog's package versions; every entity using an
+    affected version gets a finding. Exit 1 when any path was not loaded."""
+    from loaders.findings.load import load_osv  # noqa: PLC0415
+
+    outcomes = _with_store(store, lambda graph: load_osv(graph, paths, actor=_operator()))
+    _finish_findings_loads(outcomes, as_json)
+
+
+@app.command("findings")
+def findings_command(
+    team: Annotated[
+        str | None, typer.Option(help="Only entities this group, or a group below it, owns.")
+    ] = None,
+    severity: Annotated[
+        str | None,
+        typer.Option(help="Only this severity or worse: CRITICAL, HIGH, MEDIUM, LOW or INFO."),
+    ] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Open findings per team and component, worst first."""
+    from devgraph.findings_report import findings_json, findings_table  # noqa: PLC0415
+    from graph_api.findings import open_findings_by_team  # noqa: PLC0415
+    from graph_api.model.findings import Severity  # noqa: PLC0415
+
+    try:
+        worst = Severity(severity.upper()) if severity else None
+    except ValueError as exc:
+        err.print(f"[red]--severity must be one of:[/] {', '.join(s.value for s in Severity)}")
+        raise typer.Exit(2) from exc
+    team_ref = normalize_ref(team, default_kind="Group") if team else None
+    teams = _with_store(
+        store, lambda graph: open_findings_by_team(graph, team=team_ref, worst=worst)
+    )
+    if as_json:
+        typer.echo(json.dumps(findings_json(teams), indent=2))
+    elif not teams:
+        err.print("no open findings")
+    else:
+        Console(width=max(160, Console().width)).print(findings_table(teams))
 
 
 def main() -> None:

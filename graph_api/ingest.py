@@ -10,11 +10,11 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from graph_api.model import DescriptorError, parse_entity
-from graph_api.model.entity import KIND_NAMES
+from graph_api.model.entity import KIND_NAMES, content_hash
 from graph_api.store import (
     AuditEvent,
     ChangeSet,
@@ -22,6 +22,7 @@ from graph_api.store import (
     EntityChange,
     GraphStore,
     PlacedEntity,
+    SourceFacts,
 )
 from graph_api.store._records import now_iso
 
@@ -46,6 +47,9 @@ class LoadReport:
     unchanged: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    facts_changed: list[str] = field(default_factory=list)
+    # Why the source was not read at all (e.g. its commit is the one loaded last time).
+    skipped: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,6 +64,8 @@ class LoadReport:
             "unchanged": self.unchanged,
             "rejected": [asdict(r) for r in self.rejected],
             "warnings": list(self.warnings),
+            "facts_changed": list(self.facts_changed),
+            "skipped": self.skipped,
         }
 
 
@@ -125,6 +131,8 @@ async def apply_source(
     failed_files: Sequence[str] = (),
     actor: str = "system",
     action: str = "load",
+    facts: SourceFacts | None = None,
+    state: dict[str, Any] | None = None,
 ) -> LoadReport:
     """Make the catalog hold exactly what ``source`` says now, writing only the difference.
 
@@ -138,6 +146,12 @@ async def apply_source(
             them before is kept.
         actor: who asked, for the audit trail (a token name, ``cli:<user>``).
         action: what was asked, for the audit trail.
+        facts: what the source states besides entities (packages, documents, code owners,
+            activity); each kind given is kept to the entities the source defines, hashed, and
+            replaced wholesale only when its hash differs from the last load's.
+        state: the source's state to record with the change (e.g. the commit it was read at);
+            written, with the facts' hashes and the number of rejections, only when it
+            differs from what is recorded.
 
     Example:
         >>> report = await apply_source(store, "catalog/", placed)  # doctest: +SKIP
@@ -146,6 +160,7 @@ async def apply_source(
     previous = await store.source_claims(source)
     claims = await store.claims([p.entity.ref for p in entities if p.entity.ref not in previous])
     upserts: list[PlacedEntity] = []
+    accepted: set[str] = set()
     for placed in entities:
         ref = placed.entity.ref
         other = claims.get(ref)
@@ -158,6 +173,7 @@ async def apply_source(
                 )
             )
             continue
+        accepted.add(ref)
         mine = previous.get(ref)
         if mine is not None and mine.hash == placed.entity.hash:
             report.unchanged += 1
@@ -179,10 +195,59 @@ async def apply_source(
     ]
     changes.extend(EntityChange(ref, _hash(previous.get(ref)), None) for ref in report.removed)
     audit = audit_event(actor, action, source, changes) if changes else None
-    await store.apply(
-        ChangeSet(source=source, upserts=upserts, deletes=report.removed, audit=audit)
-    )
+    change = ChangeSet(source=source, upserts=upserts, deletes=report.removed, audit=audit)
+    if facts is not None or state is not None:
+        defined = accepted | (set(previous) - set(deletes))
+        recorded = {**(state or {}), "rejected": len(report.rejected)}
+        await _diff_facts(store, change, _scoped(facts or SourceFacts(), defined), recorded)
+        report.facts_changed = _changed_kinds(change.facts)
+    await store.apply(change)
     return report
+
+
+_FACT_KINDS = ("packages", "documents", "code_owners", "activity")
+
+
+def _scoped(facts: SourceFacts, defined: set[str]) -> SourceFacts:
+    """Facts kept to the entities the source defines after this change: a ref it lost to
+    another source, or never loaded, gets nothing from it."""
+    packages = facts.packages
+    documents = facts.documents
+    code_owners = facts.code_owners
+    return SourceFacts(
+        packages=None if packages is None else [u for u in packages if u.ref in defined],
+        documents=None if documents is None else [
+            replace(d, refs=[r for r in d.refs if r in defined]) for d in documents
+        ],
+        code_owners=None if code_owners is None else [
+            c for c in code_owners if c.ref in defined
+        ],
+        activity=facts.activity,
+    )
+
+
+async def _diff_facts(
+    store: GraphStore, change: ChangeSet, facts: SourceFacts, state: dict[str, Any]
+) -> None:
+    """Put into ``change`` only the kinds of facts whose hash moved, and the new state if it
+    differs from the recorded one."""
+    recorded = (await store.source_states([change.source])).get(change.source) or {}
+    hashes = dict(recorded.get("facts") or {})
+    for kind in _FACT_KINDS:
+        value = getattr(facts, kind)
+        if value is None:
+            continue
+        digest = content_hash(value)
+        if hashes.get(kind) != digest:
+            hashes[kind] = digest
+            setattr(change.facts, kind, value)
+    new_state = {**state, "facts": hashes}
+    if new_state != recorded:
+        change.state = new_state
+
+
+def _changed_kinds(facts: SourceFacts) -> list[str]:
+    return [kind for kind in _FACT_KINDS if getattr(facts, kind) is not None]
 
 
 def audit_event(actor: str, action: str, source: str, changes: list[EntityChange]) -> AuditEvent:

@@ -94,6 +94,24 @@ class CostAttribution(BaseModel):
     shared: list[SharedCostRule] = Field(default_factory=list)
 
 
+class LicensePolicy(BaseModel):
+    """Which package licenses are fine, by SPDX id (or ``id WITH exception``), any case.
+
+    An expression passes when one branch of an OR passes and every part of an AND does. A
+    license on no list is allowed when ``allowed`` is empty and to be reviewed otherwise; a
+    license that cannot be normalised to SPDX is always to be reviewed. With every list empty
+    there is no policy and no license findings.
+    """
+
+    allowed: list[str] = Field(default_factory=list)
+    denied: list[str] = Field(default_factory=list)
+    review: list[str] = Field(default_factory=list)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.allowed or self.denied or self.review)
+
+
 class Settings(BaseSettings):
     """Server, store and security settings."""
 
@@ -113,6 +131,7 @@ class Settings(BaseSettings):
     findings_roles: list[str] = Field(default_factory=lambda: ["security"])
     limits: Limits = Field(default_factory=Limits)
     cost: CostAttribution = Field(default_factory=CostAttribution)
+    licenses: LicensePolicy = Field(default_factory=LicensePolicy)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     oidc: Oidc = Field(default_factory=Oidc)
     neo4j_uri: str | None = Field(default=None, validation_alias="NEO4J_URI")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import Any, Protocol
 
 import httpx
 import yaml
@@ -37,6 +37,204 @@ class SourceRead:
 
 class PlaceholderError(ValueError):
     pass
+
+
+class TargetUnavailable(Exception):
+    """A URL target that names a file this run knows of but cannot read now: what the source
+    loaded from it before is kept."""
+
+
+class Tree(Protocol):
+    """Where descriptors, and the files their Location targets and placeholders name, are read:
+    the file system, or a commit of a git repository."""
+
+    def name(self, path: PurePath) -> str:
+        """How locations name the file (``/abs/catalog-info.yaml``, a blob URL)."""
+
+    def key(self, path: PurePath) -> str:
+        """The file's identity, so each file is read once however it is reached."""
+
+    def read_text(self, path: PurePath) -> str:
+        """The file's text; OSError or UnicodeDecodeError when it cannot be read."""
+
+    def is_file(self, path: PurePath) -> bool: ...
+
+    def glob(self, folder: PurePath, pattern: str) -> list[PurePath]: ...
+
+    def resolve_url(self, url: str) -> tuple[Tree, PurePath] | None:
+        """The tree and path a URL names, when it is a file this run can read.
+
+        Raises:
+            TargetUnavailable: it names a known file that cannot be read now.
+        """
+
+
+class FileSystemTree:
+    """Files on disk; URL targets are not followed (the git loader reads those)."""
+
+    def name(self, path: PurePath) -> str:
+        return str(path)
+
+    def key(self, path: PurePath) -> str:
+        return str(Path(path).resolve())
+
+    def read_text(self, path: PurePath) -> str:
+        return Path(path).read_text(encoding="utf-8")
+
+    def is_file(self, path: PurePath) -> bool:
+        return Path(path).is_file()
+
+    def glob(self, folder: PurePath, pattern: str) -> list[PurePath]:
+        return sorted(Path(folder).glob(pattern))
+
+    def resolve_url(self, url: str) -> tuple[Tree, PurePath] | None:
+        return None
+
+
+@dataclass
+class DescriptorReader:
+    """Reads descriptor files as Backstage does, from any :class:`Tree`.
+
+    Args:
+        fetch_remote: fetch URL placeholders (``$text: https://...``) over HTTP when no tree
+            of this run holds them; when off or unreachable the placeholder is kept as written
+            and a warning says so.
+        prepare: called with each document's data (after placeholder substitution) and the
+            tree and path it came from; returns the data to validate.
+    """
+
+    fetch_remote: bool = True
+    timeout: float = 5.0
+    prepare: Callable[[Tree, PurePath, Any], Any] | None = None
+
+    def read(
+        self, files: list[tuple[Tree, PurePath]], progress: Progress | None = None
+    ) -> SourceRead:
+        """Read every document, following Location targets; never raises for bad input."""
+        result = SourceRead()
+        queue = list(files)
+        seen = {(id(tree), tree.key(path)) for tree, path in queue}
+        index = 0
+        while index < len(queue):
+            tree, file = queue[index]
+            index += 1
+            for target_tree, target in self._read_file(tree, file, result):
+                key = (id(target_tree), target_tree.key(target))
+                if key not in seen:
+                    seen.add(key)
+                    queue.append((target_tree, target))
+            if progress is not None:
+                progress(index, len(queue))
+        return result
+
+    def _read_file(
+        self, tree: Tree, file: PurePath, result: SourceRead
+    ) -> list[tuple[Tree, PurePath]]:
+        name = tree.name(file)
+        try:
+            text = tree.read_text(file)
+        except (OSError, UnicodeDecodeError) as exc:
+            result.failed_files.append(name)
+            result.rejected.append(Rejection(name, f"cannot read file: {exc}"))
+            return []
+        targets: list[tuple[Tree, PurePath]] = []
+        try:
+            for doc in iter_documents(text):
+                if doc.data is None:
+                    continue
+                location = f"{name}:{doc.line}"
+                try:
+                    # Every placeholder key starts with "$": most files have none to replace.
+                    data = doc.data
+                    if "$" in text:
+                        data = self._substitute(doc.data, tree, file.parent)
+                except PlaceholderError as exc:
+                    result.rejected.append(Rejection(location, str(exc)))
+                    continue
+                except _RemoteUnavailable as exc:
+                    result.warnings.append(f"{location}: {exc}")
+                    data = doc.data
+                if self.prepare is not None:
+                    data = self.prepare(tree, file, data)
+                targets.extend(self._location_targets(data, tree, file, location, result))
+                result.documents.append(SourceDocument(data, location, name))
+        except YamlSyntaxError as exc:
+            result.failed_files.append(name)
+            result.rejected.append(Rejection(f"{name}:{exc.line}", str(exc)))
+        return targets
+
+    def _location_targets(
+        self, data: Any, tree: Tree, file: PurePath, location: str, result: SourceRead
+    ) -> Iterator[tuple[Tree, PurePath]]:
+        if not isinstance(data, dict) or str(data.get("kind", "")).lower() != "location":
+            return
+        spec = data.get("spec") or {}
+        if not isinstance(spec, dict):
+            return
+        raw = [spec.get("target"), *(spec.get("targets") or [])]
+        for target in raw:
+            if not isinstance(target, str):
+                continue
+            if "://" in target:
+                try:
+                    found = tree.resolve_url(target)
+                except TargetUnavailable as exc:
+                    result.warnings.append(f"{location}: Location target {target} not read: {exc}")
+                    result.failed_files.append(target)
+                    continue
+                if found is not None:
+                    yield found
+                continue
+            folder = file.parent
+            matches = tree.glob(folder, target) if "*" in target else [folder / target]
+            for match in matches:
+                if tree.is_file(match):
+                    yield tree, match
+                elif spec.get("presence") != "optional":
+                    result.warnings.append(f"{location}: Location target {target} not found")
+
+    def _substitute(self, value: Any, tree: Tree, base: PurePath) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 1:
+                (key, target), = value.items()
+                if key in PLACEHOLDERS and isinstance(target, str):
+                    return self._resolve(key, target, tree, base)
+            return {k: self._substitute(v, tree, base) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._substitute(v, tree, base) for v in value]
+        return value
+
+    def _resolve(self, key: str, target: str, tree: Tree, base: PurePath) -> Any:
+        try:
+            found = tree.resolve_url(target) if "://" in target else (tree, base / target)
+        except TargetUnavailable as exc:
+            raise _RemoteUnavailable(f"placeholder {key} {target} not read: {exc}") from exc
+        if found is None:
+            text = self._fetch(key, target)
+        else:
+            source_tree, path = found
+            try:
+                text = source_tree.read_text(path)
+            except (OSError, UnicodeDecodeError) as exc:
+                raise PlaceholderError(f"placeholder {key}: cannot read {target}: {exc}") from exc
+        try:
+            if key == "$json":
+                return json.loads(text)
+            if key == "$yaml":
+                return yaml.load(text, Loader=Yaml12Loader)  # noqa: S506 - safe YAML 1.2 loader
+        except (ValueError, yaml.YAMLError) as exc:
+            raise PlaceholderError(f"placeholder {key}: {target} is not valid: {exc}") from exc
+        return text
+
+    def _fetch(self, key: str, url: str) -> str:
+        if not self.fetch_remote:
+            raise _RemoteUnavailable(f"placeholder {key} {url} not fetched (remote fetch is off)")
+        try:
+            response = httpx.get(url, timeout=self.timeout, follow_redirects=True)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise _RemoteUnavailable(f"placeholder {key} {url} could not be fetched: {exc}") from exc
+        return response.text
 
 
 @dataclass
@@ -70,111 +268,14 @@ class FileSource:
 
     def read(self, progress: Progress | None = None) -> SourceRead:
         """Read every document, following Location targets; never raises for bad input."""
-        result = SourceRead()
         if not self.path.exists():
+            result = SourceRead()
             result.failed_files.append(str(self.path))
             result.rejected.append(Rejection(str(self.path), "no such file or folder"))
             return result
-        queue = self.files()
-        seen = {p.resolve() for p in queue}
-        index = 0
-        while index < len(queue):
-            file = queue[index]
-            index += 1
-            for target in self._read_file(file, result):
-                if target.resolve() not in seen:
-                    seen.add(target.resolve())
-                    queue.append(target)
-            if progress is not None:
-                progress(index, len(queue))
-        return result
-
-    def _read_file(self, file: Path, result: SourceRead) -> list[Path]:
-        name = str(file)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            result.failed_files.append(name)
-            result.rejected.append(Rejection(name, f"cannot read file: {exc}"))
-            return []
-        targets: list[Path] = []
-        try:
-            for doc in iter_documents(text):
-                if doc.data is None:
-                    continue
-                location = f"{name}:{doc.line}"
-                try:
-                    data = self._substitute(doc.data, file.parent)
-                except PlaceholderError as exc:
-                    result.rejected.append(Rejection(location, str(exc)))
-                    continue
-                except _RemoteUnavailable as exc:
-                    result.warnings.append(f"{location}: {exc}")
-                    data = doc.data
-                targets.extend(self._location_targets(data, file, location, result))
-                result.documents.append(SourceDocument(data, location, name))
-        except YamlSyntaxError as exc:
-            result.failed_files.append(name)
-            result.rejected.append(Rejection(f"{name}:{exc.line}", str(exc)))
-        return targets
-
-    def _location_targets(
-        self, data: Any, file: Path, location: str, result: SourceRead
-    ) -> Iterator[Path]:
-        if not isinstance(data, dict) or str(data.get("kind", "")).lower() != "location":
-            return
-        spec = data.get("spec") or {}
-        if not isinstance(spec, dict):
-            return
-        raw = [spec.get("target"), *(spec.get("targets") or [])]
-        for target in raw:
-            if not isinstance(target, str) or "://" in target:
-                continue  # URL targets are read by the git loader, not from the file system
-            matches = sorted(file.parent.glob(target)) if "*" in target else [file.parent / target]
-            for match in matches:
-                if match.is_file():
-                    yield match
-                elif spec.get("presence") != "optional":
-                    result.warnings.append(f"{location}: Location target {target} not found")
-
-    def _substitute(self, value: Any, base: Path) -> Any:
-        if isinstance(value, dict):
-            if len(value) == 1:
-                (key, target), = value.items()
-                if key in PLACEHOLDERS and isinstance(target, str):
-                    return self._resolve(key, target, base)
-            return {k: self._substitute(v, base) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._substitute(v, base) for v in value]
-        return value
-
-    def _resolve(self, key: str, target: str, base: Path) -> Any:
-        if "://" in target:
-            text = self._fetch(key, target)
-        else:
-            path = base / target
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise PlaceholderError(f"placeholder {key}: cannot read {target}: {exc}") from exc
-        try:
-            if key == "$json":
-                return json.loads(text)
-            if key == "$yaml":
-                return yaml.load(text, Loader=Yaml12Loader)  # noqa: S506 - safe YAML 1.2 loader
-        except (ValueError, yaml.YAMLError) as exc:
-            raise PlaceholderError(f"placeholder {key}: {target} is not valid: {exc}") from exc
-        return text
-
-    def _fetch(self, key: str, url: str) -> str:
-        if not self.fetch_remote:
-            raise _RemoteUnavailable(f"placeholder {key} {url} not fetched (remote fetch is off)")
-        try:
-            response = httpx.get(url, timeout=self.timeout, follow_redirects=True)
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise _RemoteUnavailable(f"placeholder {key} {url} could not be fetched: {exc}") from exc
-        return response.text
+        tree = FileSystemTree()
+        reader = DescriptorReader(fetch_remote=self.fetch_remote, timeout=self.timeout)
+        return reader.read([(tree, path) for path in self.files()], progress)
 
 
 class _RemoteUnavailable(Exception):

@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from graph_api.codeowners import resolve_handles
 from graph_api.model import RelationType
+from graph_api.model.cost import CostDimension, CostMetric
 from graph_api.security.policy import Policy, Viewer
-from graph_api.store import Direction, EntityRecord, GraphStore
+from graph_api.store._cost import sum_amounts
+from graph_api.store import (
+    Activity,
+    CodeOwnership,
+    CostAmount,
+    CostFilter,
+    Direction,
+    DocumentRecord,
+    EntityRecord,
+    FindingRecord,
+    GraphStore,
+    PackageDeclaration,
+    PackageDependency,
+    PackageRecord,
+    PackageUse,
+    VulnerabilityRecord,
+)
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class EntityByRefLoader(DataLoader[str, EntityRecord | None]):
@@ -33,6 +57,166 @@ class RelatedByRefLoader(DataLoader[str, list[str]]):
         super().__init__(load_fn=load)
 
 
+class _MappingLoader(DataLoader[K, V]):
+    """Values from one store call returning ``{key: value}``; ``missing`` for absent keys."""
+
+    def __init__(
+        self, fetch: Callable[[list[K]], Awaitable[Mapping[K, Any]]], missing: Any
+    ) -> None:
+        async def load(keys: list[K]) -> Sequence[V]:
+            found = await fetch(keys)
+            return [found.get(key, missing) for key in keys]
+
+        super().__init__(load_fn=load)
+
+
+class PackagesByRefLoader(_MappingLoader[str, list[PackageUse]]):
+    """The packages each entity uses."""
+
+    def __init__(self, store: GraphStore) -> None:
+        super().__init__(store.package_uses, [])
+
+
+class UsesByPurlLoader(_MappingLoader[str, list[PackageUse]]):
+    """The uses of each package."""
+
+    def __init__(self, store: GraphStore) -> None:
+        super().__init__(store.package_users, [])
+
+
+class PackageByPurlLoader(DataLoader[str, PackageRecord | None]):
+    def __init__(self, store: GraphStore) -> None:
+        super().__init__(load_fn=store.get_packages)
+
+
+class DocumentsByRefLoader(_MappingLoader[str, list[DocumentRecord]]):
+    """The documents about each entity."""
+
+    def __init__(self, store: GraphStore) -> None:
+        super().__init__(store.documents_of, [])
+
+
+class CodeOwnersByRefLoader(_MappingLoader[str, list[CodeOwnership]]):
+    def __init__(self, store: GraphStore) -> None:
+        super().__init__(store.code_owners, [])
+
+
+class ActivityBySourceLoader(_MappingLoader[str, Activity | None]):
+    def __init__(self, store: GraphStore) -> None:
+        super().__init__(store.activities, None)
+
+
+class OwnerByHandleLoader(_MappingLoader[str, str | None]):
+    """The entity ref each code-owner handle (``@org/team``, ``@user``, email) names."""
+
+    def __init__(self, store: GraphStore) -> None:
+        async def resolve(handles: list[str]) -> Mapping[str, str | None]:
+            return await resolve_handles(store, handles)
+
+        super().__init__(resolve, None)
+
+
+@dataclass(frozen=True, slots=True)
+class CostKey:
+    """One cost question: ``metric`` over a window for a set of entities (or of resources),
+    grouped by ``by`` and currency."""
+
+    start: date
+    end: date
+    metric: CostMetric
+    by: tuple[CostDimension, ...]
+    entities: frozenset[str] | None = None
+    resources: frozenset[str] | None = None
+
+
+class CostAmountsLoader(DataLoader[CostKey, list[CostAmount]]):
+    """Cost of many entity sets: one store call per window, metric, grouping and set kind."""
+
+    def __init__(self, store: GraphStore) -> None:
+        async def load(keys: list[CostKey]) -> Sequence[list[CostAmount]]:
+            groups: dict[tuple[object, ...], list[CostKey]] = {}
+            for key in keys:
+                kind = key.resources is not None
+                groups.setdefault((kind, key.start, key.end, key.metric, key.by), []).append(key)
+            answers: dict[CostKey, list[CostAmount]] = {}
+            for (by_resource, start, end, metric, by), members in groups.items():
+                sets = [(k.resources if by_resource else k.entities) or frozenset() for k in members]
+                refs = sorted(frozenset().union(*sets))
+                where = (
+                    CostFilter(start, end, resources=refs)
+                    if by_resource
+                    else CostFilter(start, end, entities=refs)
+                )
+                first = CostDimension.RESOURCE if by_resource else CostDimension.ENTITY
+                found = await store.cost_amounts(where, [first, *by], metric)
+                for key, wanted in zip(members, sets, strict=True):
+                    answers[key] = sum_amounts(a for a in found if a.key[0] in wanted)
+            return [answers[key] for key in keys]
+
+        super().__init__(load_fn=load)
+        self._store = store
+        self._latest: asyncio.Task[date | None] | None = None
+        self._costed: asyncio.Task[list[str]] | None = None
+
+    async def latest_day(self) -> date | None:
+        """The last day any cost covers, asked of the store once per request."""
+        if self._latest is None:
+            self._latest = asyncio.ensure_future(self._last_day())
+        return await asyncio.shield(self._latest)
+
+    async def _last_day(self) -> date | None:
+        span = await self._store.cost_span()
+        return span[1] if span else None
+
+    async def costed(self) -> list[str]:
+        """Every entity any cost is attributed to, asked of the store once per request."""
+        if self._costed is None:
+            self._costed = asyncio.ensure_future(self._costed_entities())
+        return await asyncio.shield(self._costed)
+
+    async def _costed_entities(self) -> list[str]:
+        span = await self._store.cost_span()
+        if span is None:
+            return []
+        first, last = span
+        # Whole months, so the (small) monthly rollup answers.
+        until = date(last.year + last.month // 12, last.month % 12 + 1, 1) - timedelta(days=1)
+        where = CostFilter(first.replace(day=1), until, allocated=True)
+        found = await self._store.cost_amounts(where, [CostDimension.ENTITY], CostMetric.EFFECTIVE)
+        return sorted({a.key[0] for a in found})
+
+
+class FindingsByRefLoader(_MappingLoader[str, list[FindingRecord]]):
+    """Each entity's findings, worst first."""
+
+    def __init__(self, store: GraphStore) -> None:
+        super().__init__(store.findings_of, [])
+
+
+class OpenCountsByRefLoader(_MappingLoader[str, dict[str, int]]):
+    """Each entity's open findings per severity (empty for an entity without any)."""
+
+    def __init__(self, store: GraphStore) -> None:
+        super().__init__(store.open_finding_counts, {})
+
+
+class DeclarationsByPurlLoader(_MappingLoader[str, list[PackageDeclaration]]):
+    """What each SBOM declares of each package (licenses, hashes)."""
+
+    def __init__(self, store: GraphStore) -> None:
+        super().__init__(store.package_declarations, [])
+
+
+class VulnerabilitiesByPurlLoader(_MappingLoader[str, list[VulnerabilityRecord]]):
+    def __init__(self, store: GraphStore) -> None:
+        super().__init__(store.package_vulnerabilities, [])
+
+
+class DependenciesByPurlLoader(_MappingLoader[str, list[PackageDependency]]):
+    def __init__(self, store: GraphStore) -> None:
+        super().__init__(store.package_dependencies, [])
+
+
 @dataclass
 class RequestContext:
     """Built once per request; loaders cache for the request only.
@@ -50,8 +234,35 @@ class RequestContext:
         init=False, default_factory=dict
     )
 
+    packages_by_ref: PackagesByRefLoader = field(init=False)
+    uses_by_purl: UsesByPurlLoader = field(init=False)
+    package_by_purl: PackageByPurlLoader = field(init=False)
+    documents_by_ref: DocumentsByRefLoader = field(init=False)
+    code_owners_by_ref: CodeOwnersByRefLoader = field(init=False)
+    activity_by_source: ActivityBySourceLoader = field(init=False)
+    owner_by_handle: OwnerByHandleLoader = field(init=False)
+    cost_amounts: CostAmountsLoader = field(init=False)
+    findings_by_ref: FindingsByRefLoader = field(init=False)
+    open_counts_by_ref: OpenCountsByRefLoader = field(init=False)
+    declarations_by_purl: DeclarationsByPurlLoader = field(init=False)
+    vulnerabilities_by_purl: VulnerabilitiesByPurlLoader = field(init=False)
+    dependencies_by_purl: DependenciesByPurlLoader = field(init=False)
+
     def __post_init__(self) -> None:
         self.entity_by_ref = EntityByRefLoader(self.store)
+        self.packages_by_ref = PackagesByRefLoader(self.store)
+        self.uses_by_purl = UsesByPurlLoader(self.store)
+        self.package_by_purl = PackageByPurlLoader(self.store)
+        self.documents_by_ref = DocumentsByRefLoader(self.store)
+        self.code_owners_by_ref = CodeOwnersByRefLoader(self.store)
+        self.activity_by_source = ActivityBySourceLoader(self.store)
+        self.owner_by_handle = OwnerByHandleLoader(self.store)
+        self.cost_amounts = CostAmountsLoader(self.store)
+        self.findings_by_ref = FindingsByRefLoader(self.store)
+        self.open_counts_by_ref = OpenCountsByRefLoader(self.store)
+        self.declarations_by_purl = DeclarationsByPurlLoader(self.store)
+        self.vulnerabilities_by_purl = VulnerabilitiesByPurlLoader(self.store)
+        self.dependencies_by_purl = DependenciesByPurlLoader(self.store)
 
     def related(self, relation: RelationType, direction: Direction) -> RelatedByRefLoader:
         key = (relation, direction)

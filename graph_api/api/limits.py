@@ -1,37 +1,49 @@
-"""Request limits decided before execution, each with a clear error and code.
+"""Request limits, each decided before execution and rejected with a clear message and code.
 
-Tokens are a parser option (Strawberry's ``MaxTokensLimiter``). Depth, aliases, a static cost
-and a node estimate come from one walk of the operation with its fragments expanded, so an
-alias or a level hidden in a fragment spread counts like any other (the bypass strawberry fixed
-in 0.315.7). Strawberry's own depth and alias limiters are validation rules built anew per
-request, which would defeat the validation cache; this walk runs on the cached document.
-The cost follows GitHub's model: a field costs 1, a page of ``first: N`` multiplies what is
-under it by N, and other lists by an assumed length.
+Tokens are a parser option (Strawberry's ``MaxTokensLimiter``) and introspection a validation
+rule. Depth, aliases, a static cost and a node estimate come from one walk of the operation,
+once the document is valid and with the request's variables. The walk measures each fragment
+once, wherever it is spread: an alias or a level hidden in a (nested or inline) fragment counts
+like any other, and a document that spreads each fragment twice into the next is measured in
+linear time. Strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter`` walk every spread
+anew, which is exponential in such a document (20 doubled fragments: 4 s of validation on the
+event loop, where no timeout can interrupt it), so they are not used.
+
+The cost follows GitHub's model: a field costs 1, a page of ``first: N`` (or ``last: N``)
+multiplies the cost of what is under it by N, and other lists by an assumed length. The node
+estimate sums, over every paged field, the product of the sizes along its path.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
 from graphql import (
+    DocumentNode,
+    ExecutionResult as GraphQLExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLInterfaceType,
     GraphQLList,
+    GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
-    OperationDefinitionNode,
+    SchemaMetaFieldDef,
     SelectionSetNode,
-    VariableNode,
+    TypeMetaFieldDef,
+    TypeNameMetaFieldDef,
+    get_named_type,
+    get_operation_ast,
 )
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 from strawberry.types import ExecutionResult
@@ -39,178 +51,252 @@ from strawberry.types import ExecutionResult
 from graph_api.settings import Limits
 
 DEFAULT_PAGE = 20
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+INTROSPECTION_DISABLED = "GRAPHQL_VALIDATION_FAILED"  # what Apollo Server answers, too
+TIMEOUT = "TIMEOUT"
+
+_META_FIELDS = {
+    "__schema": SchemaMetaFieldDef,
+    "__type": TypeMetaFieldDef,
+    "__typename": TypeNameMetaFieldDef,
+}
 
 
-class _Costing:
-    """Static cost and node estimate of one operation."""
+@dataclass(frozen=True, slots=True)
+class QueryMeasure:
+    """The static figures of an operation (or of part of one) that the limits bound."""
+
+    depth: int = 0
+    aliases: int = 0
+    cost: int = 0
+    nodes: int = 0
+
+    def beside(self, other: QueryMeasure) -> QueryMeasure:
+        """This and ``other`` selected side by side in one selection set."""
+        return QueryMeasure(
+            depth=max(self.depth, other.depth),
+            aliases=self.aliases + other.aliases,
+            cost=self.cost + other.cost,
+            nodes=self.nodes + other.nodes,
+        )
+
+
+def measure_operation(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any],
+    default_list_size: int,
+) -> QueryMeasure | None:
+    """The figures of the operation that would execute, given a valid ``document``.
+
+    None when there is nothing to measure: no such operation, or variables that do not coerce
+    (execution reports those without resolving anything).
+    """
+    operation = get_operation_ast(document, operation_name)
+    root = schema.get_root_type(operation.operation) if operation else None
+    if operation is None or root is None:
+        return None
+    coerced = get_variable_values(schema, operation.variable_definitions or (), dict(variables))
+    if isinstance(coerced, list):
+        return None
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    return _Walk(schema, fragments, coerced, default_list_size).selections(
+        operation.selection_set, root
+    )
+
+
+def _is_connection(type_: GraphQLNamedType | None) -> bool:
+    return isinstance(type_, GraphQLObjectType) and {"edges", "pageInfo"} <= type_.fields.keys()
+
+
+class _Walk:
+    """Measures selection sets; each fragment is measured once and remembered."""
 
     def __init__(
         self,
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
-        variables: Mapping[str, Any],
+        variables: VariableValues,
         default_list_size: int,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
         self.default_list_size = default_list_size
-        self.nodes = 0
-        self.aliases = 0
-        self.depth = 0
+        self.measured: dict[str, QueryMeasure] = {}
 
-    def _size(self, field: FieldNode, parent: Any, return_type: Any) -> tuple[int, bool]:
-        """How many items the field may return, and whether it is a paged connection."""
-        if field.name.value in ("edges", "nodes") and "pageInfo" in parent.fields:
-            return 1, False  # the page's own size was counted at the connection field
-        for argument in field.arguments or ():
-            if argument.name.value in ("first", "last"):
-                value = argument.value
-                if isinstance(value, IntValueNode):
-                    return max(int(value.value), 0), True
-                if isinstance(value, VariableNode):
-                    given = self.variables.get(value.name.value)
-                    if isinstance(given, int):
-                        return max(given, 0), True
-                return DEFAULT_PAGE, True
-        named = return_type
-        while isinstance(named, GraphQLNonNull):
-            named = named.of_type
-        if isinstance(named, GraphQLList):
-            return self.default_list_size, False
-        if isinstance(named, GraphQLObjectType) and "edges" in named.fields:
-            return DEFAULT_PAGE, True
-        return 1, False
-
-    def cost(
-        self,
-        selection_set: SelectionSetNode | None,
-        parent: Any,
-        multiplier: int,
-        seen: frozenset[str],
-        depth: int = 0,
-    ) -> int:
-        if selection_set is None:
-            return 0
-        total = 0
+    def selections(self, selection_set: SelectionSetNode, parent: GraphQLNamedType) -> QueryMeasure:
+        total = QueryMeasure()
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += self._field(selection, parent, multiplier, seen, depth + 1)
+                part = self.field(selection, parent)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 target = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.cost(selection.selection_set, target, multiplier, seen, depth)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in seen:
-                    continue  # validation reports unknown and cyclic fragments
-                target = self.schema.get_type(fragment.type_condition.name.value)
-                total += self.cost(fragment.selection_set, target, multiplier, seen | {name}, depth)
+                assert target is not None  # validation rejects unknown types
+                part = self.selections(selection.selection_set, target)
+            else:
+                part = self.fragment(selection.name.value)
+            total = total.beside(part)
         return total
 
-    def _field(
-        self, field: FieldNode, parent: Any, multiplier: int, seen: frozenset[str], depth: int
-    ) -> int:
-        self.depth = max(self.depth, depth)
-        if field.alias is not None:
-            self.aliases += 1
-        definition = None
-        if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-            definition = parent.fields.get(field.name.value)
-        if definition is None:
-            return 1
-        size, paged = self._size(field, parent, definition.type)
-        if paged:
-            self.nodes += multiplier * size
-        named = definition.type
-        while isinstance(named, GraphQLNonNull | GraphQLList):
-            named = named.of_type
-        return 1 + size * self.cost(field.selection_set, named, multiplier * size, seen, depth)
+    def fragment(self, name: str) -> QueryMeasure:
+        if name not in self.measured:
+            # Validation rejects cycles before the walk; were one to slip through, it adds nothing.
+            self.measured[name] = QueryMeasure()
+            definition = self.fragments[name]
+            target = self.schema.get_type(definition.type_condition.name.value)
+            assert target is not None  # validation rejects unknown types
+            self.measured[name] = self.selections(definition.selection_set, target)
+        return self.measured[name]
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType) -> QueryMeasure:
+        alias = 0 if node.alias is None else 1
+        meta = _META_FIELDS.get(node.name.value)
+        if meta is not None:
+            # Introspection answers from the schema, never the catalog, and graphql-core's
+            # MaxIntrospectionDepthRule bounds its nesting; only its aliases multiply work.
+            return QueryMeasure(depth=1, aliases=alias + self._inner(node, meta).aliases, cost=1)
+        assert isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)  # validated
+        definition = parent.fields[node.name.value]
+        size, paged = self._size(node, definition, parent)
+        inner = self._inner(node, definition)
+        return QueryMeasure(
+            depth=1 + inner.depth,
+            aliases=alias + inner.aliases,
+            cost=1 + size * inner.cost,
+            nodes=(size if paged else 0) + size * inner.nodes,
+        )
+
+    def _inner(self, node: FieldNode, definition: GraphQLField) -> QueryMeasure:
+        if node.selection_set is None:
+            return QueryMeasure()
+        return self.selections(node.selection_set, get_named_type(definition.type))
+
+    def _size(
+        self, node: FieldNode, definition: GraphQLField, parent: GraphQLNamedType
+    ) -> tuple[int, bool]:
+        """How many items the field may return, and whether that is a requested page."""
+        if node.name.value in ("edges", "nodes") and _is_connection(parent):
+            return 1, False  # the page's size was counted at the connection field
+        paging = "first" in definition.args or "last" in definition.args
+        if paging or _is_connection(get_named_type(definition.type)):
+            arguments = get_argument_values(definition, node, self.variables)
+            given = arguments.get("first", arguments.get("last"))
+            return (DEFAULT_PAGE if given is None else max(given, 0)), True
+        returned = definition.type
+        if isinstance(returned, GraphQLNonNull):
+            returned = returned.of_type
+        if isinstance(returned, GraphQLList):
+            return self.default_list_size, False
+        return 1, False
 
 
-class QueryCostLimiter(SchemaExtension):
-    """Rejects an operation over the depth, alias, cost or node limits."""
+def _too_complex(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": QUERY_TOO_COMPLEX})
+
+
+class QueryComplexityLimiter(SchemaExtension):
+    """Rejects an operation over the depth, alias, cost or node limits before it executes."""
 
     def __init__(self, limits: Limits) -> None:
         super().__init__()
         self.limits = limits
 
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None and not context.pre_execution_errors:
-            error = self._check(document, context.variables or {}, context.operation_name)
-            if error is not None:
-                # Validation (or its cache) has not rejected the document; this answer wins.
-                context.pre_execution_errors = [error]
+    def on_execute(self) -> Iterator[None]:
+        errors = self._errors()
+        if errors:
+            # Strawberry executes only when no extension has set a result already.
+            self.execution_context.result = GraphQLExecutionResult(data=None, errors=errors)
         yield
 
-    def _check(
-        self, document: Any, variables: Mapping[str, Any], operation_name: str | None
-    ) -> GraphQLError | None:
-        schema: GraphQLSchema = self.execution_context.schema._schema
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        for operation in document.definitions:
-            if not isinstance(operation, OperationDefinitionNode):
-                continue
-            if operation_name and (operation.name is None or operation.name.value != operation_name):
-                continue
-            root = schema.get_root_type(operation.operation)
-            costing = _Costing(schema, fragments, variables, self.limits.default_list_size)
-            cost = costing.cost(operation.selection_set, root, 1, frozenset())
-            if costing.depth > self.limits.max_depth:
-                return _limit_error(
-                    f"query depth {costing.depth} exceeds the limit of {self.limits.max_depth}"
+    def _errors(self) -> list[GraphQLError]:
+        context = self.execution_context
+        assert context.graphql_document is not None  # executing means parsed and valid
+        measure = measure_operation(
+            context.schema._schema,
+            context.graphql_document,
+            context.operation_name,
+            context.variables or {},
+            self.limits.default_list_size,
+        )
+        if measure is None:
+            return []
+        limits = self.limits
+        errors = []
+        if measure.depth > limits.max_depth:
+            errors.append(
+                _too_complex(f"query depth {measure.depth} exceeds the limit of {limits.max_depth}")
+            )
+        if measure.aliases > limits.max_aliases:
+            errors.append(
+                _too_complex(
+                    f"query uses {measure.aliases} aliases, over the limit of {limits.max_aliases}"
                 )
-            if costing.aliases > self.limits.max_aliases:
-                return _limit_error(
-                    f"query uses {costing.aliases} aliases, over the limit of "
-                    f"{self.limits.max_aliases}"
-                )
-            if cost > self.limits.max_cost:
-                return _limit_error(
-                    f"query cost {cost} exceeds the limit of {self.limits.max_cost}; ask for "
+            )
+        if measure.cost > limits.max_cost:
+            errors.append(
+                _too_complex(
+                    f"query cost {measure.cost} exceeds the limit of {limits.max_cost}; ask for "
                     "smaller pages (first:) or fewer nested lists"
                 )
-            if costing.nodes > self.limits.max_nodes:
-                return _limit_error(
-                    f"query may return {costing.nodes} nodes, over the limit of "
-                    f"{self.limits.max_nodes}; ask for smaller pages (first:)"
+            )
+        if measure.nodes > limits.max_nodes:
+            errors.append(
+                _too_complex(
+                    f"query may return {measure.nodes} nodes, over the limit of "
+                    f"{limits.max_nodes}; ask for smaller pages (first:)"
                 )
-        return None
+            )
+        return errors
 
 
-def _limit_error(message: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX"})
+class _NoIntrospection(NoSchemaIntrospectionCustomRule):
+    """graphql-core's rule, with a code on its errors."""
+
+    def report_error(self, error: GraphQLError) -> None:
+        error.extensions = {**error.extensions, "code": INTROSPECTION_DISABLED}
+        super().report_error(error)
 
 
 def limit_extensions(limits: Limits, *, introspection: bool) -> list[Callable[[], SchemaExtension]]:
-    """Fresh extension instances per request, in the order they should reject."""
+    """Factories of the limit extensions: a fresh instance for every request."""
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: QueryCostLimiter(limits),
+        lambda: QueryComplexityLimiter(limits),
     ]
     if not introspection:
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        # The same rule class on every request, so the validation cache keeps hitting.
+        extensions.append(lambda: AddValidationRules([_NoIntrospection]))
     return extensions
 
 
 class LimitedSchema(strawberry.Schema):
-    """A schema whose every execution is bounded in time."""
+    """A schema whose executions are bounded in time and whose limit errors carry codes."""
 
-    def __init__(self, *args: Any, execution_timeout: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, limits: Limits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.execution_timeout = execution_timeout
+        self.limits = limits
+        # graphql-core's parser raises this as a plain syntax error; the code tells clients why.
+        self._too_many_tokens = (
+            f"Syntax Error: Document contains more than {limits.max_tokens} tokens."
+            " Parsing aborted."
+        )
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        timeout = self.limits.execution_timeout_s
         try:
-            return await asyncio.wait_for(super().execute(*args, **kwargs), self.execution_timeout)
+            result = await asyncio.wait_for(super().execute(*args, **kwargs), timeout)
         except TimeoutError:
             error = GraphQLError(
-                f"query exceeded the execution timeout of {self.execution_timeout:g} s",
-                extensions={"code": "TIMEOUT"},
+                f"query exceeded the execution timeout of {timeout:g} s",
+                extensions={"code": TIMEOUT},
             )
             return ExecutionResult(data=None, errors=[error])
+        for error in result.errors or ():
+            if error.message == self._too_many_tokens:
+                error.extensions = {**error.extensions, "code": QUERY_TOO_COMPLEX}
+        return result

@@ -8,11 +8,22 @@ from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 from strawberry.scalars import JSON
 
 from graph_api import analysis
+from graph_api.api.code_types import (
+    Document,
+    DocumentFilterInput,
+    Package,
+    PackageFilterInput,
+    to_document,
+    to_package,
+)
+from graph_api.api.cost import SCALARS, CostQuery
+from graph_api.api.findings import Finding, FindingFilterInput, find_findings
 from graph_api.api.errors import BadInput, NotFound, should_mask
-from graph_api.api.limits import LimitedSchema, limit_extensions
+from graph_api.api.limits import DEFAULT_PAGE, LimitedSchema, limit_extensions
 from graph_api.api.types import (
     Api,
     Component,
@@ -41,10 +52,10 @@ from graph_api.api.types import (
 from graph_api.ingest import LoadReport, SourceDocument, apply_source, delete_entity, validate
 from graph_api.model import RefError, RelationType, normalize_ref
 from graph_api.settings import Settings
-from graph_api.store import EntityFilter, EntityOrder, EntityRecord
+from graph_api.model.packages import ecosystem_of, normalize_purl, parse_range
+from graph_api.store import DocumentFilter, EntityFilter, EntityOrder, EntityRecord, PackageFilter
 
 T = TypeVar("T")
-DEFAULT_PAGE = 20
 API_SOURCE = "api"
 
 
@@ -286,7 +297,7 @@ class AuditEntry:
 
 
 @strawberry.type
-class Query:
+class Query(CostQuery):
     @strawberry.field(description="Any entity by its global id.")
     async def node(self, info: Ctx, id: strawberry.ID) -> Node | None:
         ref = ref_from_global_id(str(id))
@@ -355,6 +366,16 @@ class Query:
         after: str | None = None,
     ) -> Connection[Resource]:
         return await _page(info, filter, order_by, first, after, "resource")
+
+    @strawberry.field(description="Resources nobody owns: tied to no owned component or system.")
+    async def unowned_resources(
+        self, info: Ctx, first: int | None = None, after: str | None = None
+    ) -> Connection[Resource]:
+        limit, offset = _window(info, first, after)
+        records, total = await info.context.store.find_entities(
+            EntityFilter(kinds=["resource"], unowned=True), EntityOrder.REF, False, offset, limit
+        )
+        return _connection([to_entity(r) for r in records], offset, total)
 
     @strawberry.field
     async def system(self, info: Ctx, ref: str) -> System | None:
@@ -521,6 +542,85 @@ class Query:
         stats = await info.context.store.stats()
         return [KindCount(kind=k, count=n) for k, n in sorted(stats.items())]
 
+    @strawberry.field(
+        description="Packages that components use, by name, ecosystem, purl and version range: "
+        "which services use package X at versions Y."
+    )
+    async def packages(
+        self,
+        info: Ctx,
+        filter: PackageFilterInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Package]:
+        limit, offset = _window(info, first, after)
+        records, total = await info.context.store.find_packages(
+            _package_filter(filter), offset, limit
+        )
+        return _connection([to_package(r) for r in records], offset, total)
+
+    @strawberry.field(description="A package by purl (with @version for one version).")
+    async def package(self, info: Ctx, purl: str) -> Package | None:
+        record = await info.context.package_by_purl.load(_purl(purl, "purl"))
+        return to_package(record) if record is not None else None
+
+    @strawberry.field(
+        description="Findings, worst first. An entity, team or system filter needs the right "
+        "to see that one's findings; without one, admins and the security roles only."
+    )
+    async def findings(
+        self,
+        info: Ctx,
+        filter: FindingFilterInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Finding]:
+        limit, offset = _window(info, first, after)
+        nodes, total = await find_findings(info, filter, offset, limit)
+        return _connection(nodes, offset, total)
+
+    @strawberry.field(description="READMEs, TechDocs pages, runbooks and ADRs; text search.")
+    async def documents(
+        self,
+        info: Ctx,
+        filter: DocumentFilterInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Document]:
+        limit, offset = _window(info, first, after)
+        given = filter or DocumentFilterInput()
+        where = DocumentFilter(
+            text=given.text,
+            kinds=[k.value for k in given.kind] if given.kind else None,
+            ref=_ref(given.entity, "Component", "filter.entity") if given.entity else None,
+        )
+        records, total = await info.context.store.find_documents(where, offset, limit)
+        return _connection([to_document(r) for r in records], offset, total)
+
+
+def _purl(text: str, argument: str) -> str:
+    try:
+        return normalize_purl(text)
+    except ValueError as exc:
+        raise BadInput(f"{argument}: {exc}") from exc
+
+
+def _package_filter(filter: PackageFilterInput | None) -> PackageFilter:
+    """The store filter, with every argument checked here so errors name the argument."""
+    given = filter or PackageFilterInput()
+    try:
+        ecosystem = ecosystem_of(given.ecosystem) if given.ecosystem else None
+        if given.version_range:
+            parse_range(given.version_range)
+    except ValueError as exc:
+        raise BadInput(f"filter: {exc}") from exc
+    return PackageFilter(
+        name=given.name,
+        ecosystem=ecosystem,
+        purl=_purl(given.purl, "filter.purl") if given.purl else None,
+        version_range=given.version_range,
+    )
+
 
 async def _analysis(work: Any) -> Any:
     try:
@@ -600,7 +700,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=ENTITY_TYPES,
-        execution_timeout=settings.limits.execution_timeout_s,
+        config=StrawberryConfig(scalar_map=SCALARS),
+        limits=settings.limits,
         extensions=[
             lambda: MaskErrors(should_mask_error=should_mask),
             # Clients send the same few query texts again and again; parsing and validating

@@ -15,7 +15,20 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from graph_api.api.code_types import (
+    CodeOwner,
+    Document,
+    DocumentKind,
+    PackageUsage,
+    RepositoryActivity,
+    to_activity,
+    to_code_owners,
+    to_document,
+    to_usage,
+)
 from graph_api.api.context import RequestContext
+from graph_api.api.cost import Costed
+from graph_api.api.findings import Finding, FindingStatus, WithFindings, entity_findings
 from graph_api.model import RELATION_NAMES, RelationType
 from graph_api.store import Direction, EntityRecord
 
@@ -185,7 +198,7 @@ class _InSystem:
 
 
 @strawberry.type
-class Component(_Owned, _Dependencies, _InSystem, Entity):
+class Component(_Owned, _Dependencies, _InSystem, Costed, WithFindings, Entity):
     type: str | None
     lifecycle: str | None
 
@@ -204,6 +217,41 @@ class Component(_Owned, _Dependencies, _InSystem, Entity):
     @strawberry.field
     async def consumes_apis(self, info: Ctx) -> list[Api]:
         return await _of_kind(info, self.ref, RelationType.CONSUMES_API, Direction.OUT, "api:")
+
+    @strawberry.field(description="Who CODEOWNERS says owns the folder of its descriptor.")
+    async def code_owners(self, info: Ctx) -> list[CodeOwner]:
+        entries = await info.context.code_owners_by_ref.load(self.ref)
+        # The source that defines the component is the one whose CODEOWNERS counts.
+        mine = [e for e in entries if e.source == self.source] or entries[:1]
+        return [owner for entry in mine for owner in to_code_owners(entry)]
+
+    @strawberry.field(description="Packages the manifests beside (or above) its descriptor use.")
+    async def packages(self, info: Ctx) -> list[PackageUsage]:
+        return [to_usage(use) for use in await info.context.packages_by_ref.load(self.ref)]
+
+    @strawberry.field(description="READMEs, TechDocs pages, runbooks and ADRs about it.")
+    async def documents(
+        self, info: Ctx, kind: list[DocumentKind] | None = None
+    ) -> list[Document]:
+        wanted = {k.value for k in kind} if kind else None
+        found = await info.context.documents_by_ref.load(self.ref)
+        return [to_document(d) for d in found if wanted is None or d.kind in wanted]
+
+    @strawberry.field(description="Activity of the git repository that defines it, if one does.")
+    async def activity(self, info: Ctx) -> RepositoryActivity | None:
+        if self.source is None:
+            return None
+        found = await info.context.activity_by_source.load(self.source)
+        return to_activity(found) if found is not None else None
+
+    @strawberry.field(
+        description="Its findings, worst first (every status unless `status` is given). "
+        "Visible to the owning team, the teams above it, admins and the security roles."
+    )
+    async def findings(
+        self, info: Ctx, status: list[FindingStatus] | None = None
+    ) -> list[Finding] | None:
+        return await entity_findings(info, self.ref, status)
 
 
 @strawberry.type(name="API")
@@ -226,12 +274,12 @@ class Api(_Owned, _InSystem, Entity):
 
 
 @strawberry.type
-class Resource(_Owned, _Dependencies, _InSystem, Entity):
+class Resource(_Owned, _Dependencies, _InSystem, Costed, Entity):
     type: str | None
 
 
 @strawberry.type
-class System(_Owned, Entity):
+class System(_Owned, Costed, WithFindings, Entity):
     type: str | None
 
     @strawberry.field
@@ -256,7 +304,7 @@ class System(_Owned, Entity):
 
 
 @strawberry.type
-class Domain(_Owned, Entity):
+class Domain(_Owned, Costed, WithFindings, Entity):
     type: str | None
 
     @strawberry.field
@@ -282,7 +330,7 @@ class _OwnerOf:
 
 
 @strawberry.type
-class Group(_OwnerOf, Entity):
+class Group(_OwnerOf, Costed, WithFindings, Entity):
     type: str | None
     profile: JSON | None
 

@@ -43,6 +43,84 @@ NODE_PROPERTIES: dict[str, str] = {
 }
 
 
+# What sources state besides entities (git repositories: packages, documents, code owners,
+# activity), and each source's recorded state. Keys and properties as both stores write them.
+FACT_NODES: dict[str, dict[str, Any]] = {
+    "Package": {
+        "key": "purl",
+        "properties": {
+            "purl": "Package URL (purl spec); with @version when the version is certain.",
+            "ecosystem": "purl type: pypi, npm, golang, cargo, maven.",
+            "name": "Name as matched: PEP 503 for PyPI, lower-case npm, group:artifact Maven.",
+            "version": "Pinned or locked version; null when only a requirement is known.",
+        },
+        "shared": "By every source that uses it; removed when no USES_PACKAGE edge is left.",
+    },
+    "Document": {
+        "key": "id",
+        "properties": {
+            "id": "`<source>#<path>`.",
+            "source": "Source key of the repository holding it.",
+            "kind": "README, DOCS (TechDocs page), RUNBOOK or ADR.",
+            "path": "Path in the repository.",
+            "title": "First heading, else the file name.",
+            "url": "Blob URL of the file.",
+            "text": "The text (at most 200,000 characters).",
+            "search_text": "Lower-cased title and text, for word search.",
+            "meta": "JSON: MADR status, date, decision_makers.",
+        },
+    },
+    "CodeOwnership": {
+        "key": "id",
+        "properties": {
+            "id": "`<source>\\n<ref>`.",
+            "source": "Source key of the repository whose CODEOWNERS said it.",
+            "ref": "The entity (a Component) it is about.",
+            "owners": "Handles as written: @org/team, @user, e-mail.",
+            "file": "The CODEOWNERS file.",
+            "line": "Line of the deciding rule.",
+            "pattern": "Pattern of the deciding rule.",
+        },
+    },
+    "Activity": {
+        "key": "source",
+        "properties": {
+            "source": "Source key of the repository.",
+            "repository": "Web URL of the repository.",
+            "branch": "Branch read (HEAD's).",
+            "head": "Commit read.",
+            "last_commit_at": "Commit time of head (UTC, ISO 8601).",
+            "commits": "JSON [[unix time, author hash]] of the 90 days before loading.",
+        },
+    },
+    "SourceState": {
+        "key": "source",
+        "properties": {
+            "source": "Source key.",
+            "state": "JSON: what the source was read at (git: head, branch, config, "
+            "dependencies), the hash of each kind of fact, and the number of rejections.",
+        },
+    },
+}
+FACT_RELATIONSHIPS: dict[str, dict[str, Any]] = {
+    "USES_PACKAGE": {
+        "from": "Entity",
+        "to": "Package",
+        "properties": {
+            "source": "Source key that stated it.",
+            "requirement": "Version requirement as written.",
+            "scope": "runtime, dev, optional:<extra>, group:<name>, test, build, peer, ...",
+            "manifest": "Blob URL of the manifest.",
+        },
+    },
+    "DOCUMENTS": {
+        "from": "Document",
+        "to": "Entity",
+        "properties": {"source": "Source key that stated it."},
+    },
+}
+
+
 def descriptor_schema() -> dict[str, Any]:
     """JSON Schema of one catalog descriptor, generated from the validating models."""
     kinds: list[dict[str, Any]] = []
@@ -74,6 +152,122 @@ def descriptor_schema() -> dict[str, Any]:
     }
 
 
+_COST_PROPERTIES = {
+    "source": "Source key of the cost source that gave the fact (focus:<path>, opencost:...).",
+    "entity": "Ref of the component, system or team the cost is attributed to; null: unallocated.",
+    "resource": "Ref of the Resource whose ResourceId the bill lines carried, if catalogued.",
+    "category": "FOCUS ServiceCategory.",
+    "provider": "FOCUS ServiceProviderName / ProviderName.",
+    "account": "SubAccountId, else BillingAccountId.",
+    "service": "FOCUS ServiceName, kept on unallocated facts only.",
+    "currency": "FOCUS BillingCurrency (ISO 4217).",
+    **{
+        f"{metric}_{part}": f"{column}: whole {part} (same sign), exact when recombined."
+        for metric, column in (
+            ("effective", "EffectiveCost"),
+            ("billed", "BilledCost"),
+            ("list", "ListCost"),
+        )
+        for part in ("units", "nanos")
+    },
+}
+# Cost: daily facts (not bill lines), their monthly rollup, and what each cost source gave.
+COST_NODES: dict[str, dict[str, Any]] = {
+    "CostFact": {
+        "key": "id (store-assigned); replaced whole per source",
+        "properties": {"day": "UTC day of ChargePeriodStart.", **_COST_PROPERTIES},
+    },
+    "CostMonth": {
+        "key": "id (store-assigned); replaced whole per source",
+        "properties": {"month": "First day of the month.", **_COST_PROPERTIES},
+    },
+    "CostSource": {
+        "key": "source",
+        "properties": {
+            "source": "Source key.",
+            "hash": "Content hash of its facts: an unchanged re-load writes nothing.",
+            "lines": "Input lines read.",
+            "facts": "Facts written.",
+            "first_day": "First day covered.",
+            "last_day": "Last day covered.",
+            "loaded_at": "When it was last written (UTC, ISO 8601).",
+        },
+    },
+}
+
+
+# Findings and dependency health, joined to entities and packages by value (entity, purl).
+FINDING_NODES: dict[str, dict[str, Any]] = {
+    "Finding": {
+        "key": "id",
+        "properties": {
+            "id": "Hash of source, entity and fingerprint.",
+            "source": "Source key: sarif:<entity>:<tool>[:<category>], sbom:<format>:<entity>, "
+            "osv:<path>.",
+            "entity": "Ref of the entity it is about.",
+            "kind": "CODE, VULNERABILITY or LICENSE.",
+            "tool": "The tool that found it (SARIF driver name, SBOM tool, osv, license-policy).",
+            "rule": "Rule id, advisory id, or license-denied / license-review.",
+            "fingerprint": "Stable across re-scans: the report's own, else rule + file + code.",
+            "severity": "CRITICAL, HIGH, MEDIUM, LOW or INFO.",
+            "status": "OPEN, RESOLVED or SUPPRESSED.",
+            "message": "What the report says.",
+            "first_seen": "When first reported (UTC, ISO 8601).",
+            "last_seen": "Time of the latest report stating it.",
+            "resolved_at": "Time of the first report no longer stating it; null while stated.",
+            "rule_name": "The rule's name, if the report gives one.",
+            "file": "Path of the first location.",
+            "line": "Start line of the first location.",
+            "package": "Purl of the package a VULNERABILITY or LICENSE finding is about.",
+            "advisory": "Vulnerability id of a VULNERABILITY finding.",
+            "help_uri": "Where the rule or advisory is explained.",
+            "rank": "5 (CRITICAL) to 1 (INFO), for worst-first order.",
+        },
+    },
+    "FindingCount": {
+        "key": "entity",
+        "properties": {
+            "entity": "Ref of an entity with open findings.",
+            **{s: f"Open {s.upper()} findings." for s in ("critical", "high", "medium", "low", "info")},
+        },
+        "shared": "Recounted in the transaction of every findings change to its entities.",
+    },
+    "PackageDeclaration": {
+        "key": "id",
+        "properties": {
+            "id": "`<source>\\n<purl>`.",
+            "source": "Source key of the SBOM.",
+            "purl": "The package.",
+            "licenses": "JSON [{raw, expression}]: as written, and the SPDX expression if certain.",
+            "hashes": "`ALG:hex` content hashes.",
+        },
+    },
+    "Vulnerability": {
+        "key": "key",
+        "properties": {
+            "key": "`<source>\\n<id>\\n<purl>`.",
+            "source": "Source key that states it (an SBOM or an OSV load).",
+            "id": "OSV, GHSA or CVE id.",
+            "purl": "The affected package version.",
+            "aliases": "Other ids of the same vulnerability.",
+            "summary": "One line.",
+            "severity": "CRITICAL to INFO, from the CVSS score or the database's word.",
+            "score": "CVSS base score, if given.",
+            "fixed": "Versions that fix it.",
+        },
+    },
+    "PackageDependency": {
+        "key": "id",
+        "properties": {
+            "id": "`<source>\\n<purl>\\n<depends_on>`.",
+            "source": "Source key of the SBOM.",
+            "purl": "The dependent package.",
+            "depends_on": "The package it depends on.",
+        },
+    },
+}
+
+
 def graph_model() -> dict[str, Any]:
     """The node label, its properties and the relationship types both stores implement."""
     return {
@@ -81,7 +275,10 @@ def graph_model() -> dict[str, Any]:
             "Entity": {
                 "key": "ref",
                 "properties": NODE_PROPERTIES,
-            }
+            },
+            **FACT_NODES,
+            **COST_NODES,
+            **FINDING_NODES,
         },
         "relationships": {
             rel.value: {
@@ -91,7 +288,8 @@ def graph_model() -> dict[str, Any]:
                 "backstage": {"forward": forward, "inverse": inverse},
             }
             for rel, (forward, inverse) in RELATION_NAMES.items()
-        },
+        }
+        | FACT_RELATIONSHIPS,
     }
 
 

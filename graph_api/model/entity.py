@@ -334,9 +334,14 @@ def _format_error(error: Any, prefix: str) -> str:
     return f"{where}: {message}"
 
 
+def content_hash(value: Any) -> str:
+    """Stable hash of JSON-like data (dataclasses included); mapping key order does not count."""
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
 def descriptor_hash(descriptor: dict[str, Any]) -> str:
     """Stable content hash; key order and formatting in the source file do not change it."""
-    return hashlib.sha256(orjson.dumps(descriptor, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+    return content_hash(descriptor)
 
 
 def parse_entity(document: Any) -> Entity:

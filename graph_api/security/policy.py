@@ -103,8 +103,38 @@ class Policy:
     async def can_see_cost(self, viewer: Viewer, owner: str | None) -> bool:
         return await self._can_see(viewer, owner, self.cost_roles)
 
+    async def require_cost(self, viewer: Viewer, owner: str | None, ref: str) -> None:
+        """Allow the cost of ``ref`` (owned by ``owner``; a team owns its own cost)."""
+        if not await self.can_see_cost(viewer, owner):
+            raise Forbidden(
+                f"the cost of {ref} is visible to its owning team ({owner or 'none'}) and the "
+                "teams above it, admins and the cost roles"
+            )
+
+    def require_cost_report(self, viewer: Viewer) -> None:
+        """Cost across every team: admins and the configured cost roles only."""
+        if not viewer.authenticated or (
+            viewer.role != Role.ADMIN.value and viewer.role not in self.cost_roles
+        ):
+            roles = ", ".join(sorted({Role.ADMIN.value, *self.cost_roles}))
+            raise Forbidden(f"the cost report needs one of the roles: {roles}")
+
     async def can_see_findings(self, viewer: Viewer, owner: str | None) -> bool:
         return await self._can_see(viewer, owner, self.findings_roles)
+
+    async def require_findings(self, viewer: Viewer, owner: str | None, ref: str) -> None:
+        """Allow the findings of ``ref`` (owned by ``owner``; a team owns its own findings)."""
+        if not await self.can_see_findings(viewer, owner):
+            raise Forbidden(
+                f"the findings of {ref} are visible to its owning team ({owner or 'none'}) and "
+                "the teams above it, admins and the security roles"
+            )
+
+    def sees_all_findings(self, viewer: Viewer) -> bool:
+        """Findings across every team: admins and the configured security roles."""
+        return viewer.authenticated and (
+            viewer.role == Role.ADMIN.value or viewer.role in self.findings_roles
+        )
 
     async def _can_see(self, viewer: Viewer, owner: str | None, roles: frozenset[str]) -> bool:
         if not viewer.authenticated:

@@ -167,6 +167,7 @@ FILTER_CLAUSES: dict[str, str] = {
     "annotation_pair": "$annotation IN e.annotation_pairs",
     "text": "e.search_text CONTAINS $text",
     "refs": "e.ref IN $refs",
+    "unowned": "e.owner IS NULL",
 }
 ORDER_CLAUSES: dict[str, str] = {
     "REF": "e.ref",
@@ -199,6 +200,8 @@ def filter_clause(where: Any) -> tuple[str, dict[str, Any]]:
     if where.text:
         clauses.append(FILTER_CLAUSES["text"])
         params["text"] = where.text.lower()
+    if where.unowned:
+        clauses.append(FILTER_CLAUSES["unowned"])
     return " AND ".join(clauses), params
 
 

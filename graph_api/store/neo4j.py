@@ -11,12 +11,47 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from typing import Any, TypeVar
 
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, RoutingControl
 from neo4j.exceptions import ConstraintError, DriverError, Neo4jError
 
 from graph_api.model import RelationType
+from graph_api.model.cost import CostDimension, CostMetric
+from graph_api.store._cost import (
+    amount_query,
+    amounts_from_rows,
+    month_rollup,
+    source_span,
+    with_source,
+)
+from graph_api.store._facts import (
+    ACTIVITY_FIELDS,
+    DOCUMENT_RETURN_FIELDS,
+    PACKAGE_FIELDS,
+    FactReads,
+    activity_row,
+    code_owner_rows,
+    document_clause,
+    document_rows,
+    package_clause,
+    package_rows,
+    state_text,
+)
+from graph_api.store._findings import (
+    COUNT_FIELDS,
+    FINDING_FIELDS,
+    FINDING_ORDER,
+    FindingReads,
+    count_rows,
+    declaration_rows,
+    dependency_rows,
+    finding_clause,
+    finding_row,
+    touched_entities,
+    vulnerability_rows,
+)
 from graph_api.store._records import (
     ORDER_CLAUSES,
     RECORD_FIELDS,
@@ -39,10 +74,17 @@ from graph_api.store.port import (
     AuditEvent,
     ChangeSet,
     Claim,
+    CostAmount,
+    CostFilter,
+    CostSet,
+    CostSourceRecord,
     Direction,
+    DocumentFilter,
     EntityFilter,
     EntityOrder,
     EntityRecord,
+    FindingFilter,
+    PackageFilter,
     Reached,
     StoreError,
 )
@@ -53,9 +95,19 @@ BATCH = 5000
 _RETURN = ", ".join(f"e.{f}" for f in RECORD_FIELDS)
 _TOKEN_RETURN = ", ".join(f"t.{f}" for f in TOKEN_FIELDS)
 _AUDIT_RETURN = "a.id, a.at, a.actor, a.action, a.source, a.changes"
+_PACKAGE_RETURN = ", ".join(f"p.{f}" for f in PACKAGE_FIELDS)
+_USE_RETURN = (
+    "e.ref, p.purl, p.ecosystem, p.name, p.version, r.requirement, r.scope, r.manifest, r.source"
+)
+_DOCUMENT_RETURN = ", ".join(f"d.{f}" for f in DOCUMENT_RETURN_FIELDS)
+_FINDING_RETURN = ", ".join(f"f.{f}" for f in FINDING_FIELDS)
+_COUNT_RETURN = ", ".join(f"c.{f}" for f in COUNT_FIELDS)
+_ACTIVITY_RETURN = ", ".join(f"a.{f}" for f in ACTIVITY_FIELDS)
 # ServiceUnavailable, SessionExpired and the other connection failures are DriverErrors.
 _DRIVER_ERRORS = (Neo4jError, DriverError)
 
+# The month of a daily cost fact, a fragment of cost queries.
+_FACT_MONTH = "date.truncate('month', f.day)"
 
 class Cypher:
     """Every statement of the Neo4j store (Neo4j 5.21+ dialect)."""
@@ -79,6 +131,78 @@ class Cypher:
         ),
         # Every authenticated request looks its token up by hash.
         "api_token_hash": "CREATE INDEX api_token_hash IF NOT EXISTS FOR (t:ApiToken) ON (t.hash)",
+        "source_state": (
+            "CREATE CONSTRAINT source_state IF NOT EXISTS "
+            "FOR (s:SourceState) REQUIRE s.source IS UNIQUE"
+        ),
+        "package_purl": (
+            "CREATE CONSTRAINT package_purl IF NOT EXISTS FOR (p:Package) REQUIRE p.purl IS UNIQUE"
+        ),
+        "package_name": "CREATE INDEX package_name IF NOT EXISTS FOR (p:Package) ON (p.name)",
+        "uses_package_source": (
+            "CREATE INDEX uses_package_source IF NOT EXISTS "
+            "FOR ()-[r:USES_PACKAGE]-() ON (r.source)"
+        ),
+        "document_id": (
+            "CREATE CONSTRAINT document_id IF NOT EXISTS FOR (d:Document) REQUIRE d.id IS UNIQUE"
+        ),
+        "document_source": (
+            "CREATE INDEX document_source IF NOT EXISTS FOR (d:Document) ON (d.source)"
+        ),
+        "code_ownership_id": (
+            "CREATE CONSTRAINT code_ownership_id IF NOT EXISTS "
+            "FOR (c:CodeOwnership) REQUIRE c.id IS UNIQUE"
+        ),
+        "code_ownership_ref": (
+            "CREATE INDEX code_ownership_ref IF NOT EXISTS FOR (c:CodeOwnership) ON (c.ref)"
+        ),
+        "activity_source": (
+            "CREATE CONSTRAINT activity_source IF NOT EXISTS "
+            "FOR (a:Activity) REQUIRE a.source IS UNIQUE"
+        ),
+        "cost_source": (
+            "CREATE CONSTRAINT cost_source IF NOT EXISTS FOR (s:CostSource) REQUIRE s.source IS UNIQUE"
+        ),
+        "cost_fact_source": "CREATE INDEX cost_fact_source IF NOT EXISTS FOR (f:CostFact) ON (f.source)",
+        "cost_fact_entity": "CREATE INDEX cost_fact_entity IF NOT EXISTS FOR (f:CostFact) ON (f.entity)",
+        "cost_fact_day": "CREATE INDEX cost_fact_day IF NOT EXISTS FOR (f:CostFact) ON (f.day)",
+        "cost_month_source": (
+            "CREATE INDEX cost_month_source IF NOT EXISTS FOR (f:CostMonth) ON (f.source)"
+        ),
+        "cost_month_entity": (
+            "CREATE INDEX cost_month_entity IF NOT EXISTS FOR (f:CostMonth) ON (f.entity)"
+        ),
+        "finding_id": (
+            "CREATE CONSTRAINT finding_id IF NOT EXISTS FOR (f:Finding) REQUIRE f.id IS UNIQUE"
+        ),
+        "finding_entity": "CREATE INDEX finding_entity IF NOT EXISTS FOR (f:Finding) ON (f.entity)",
+        "finding_source": "CREATE INDEX finding_source IF NOT EXISTS FOR (f:Finding) ON (f.source)",
+        "finding_count_entity": (
+            "CREATE CONSTRAINT finding_count_entity IF NOT EXISTS "
+            "FOR (c:FindingCount) REQUIRE c.entity IS UNIQUE"
+        ),
+        "package_declaration_purl": (
+            "CREATE INDEX package_declaration_purl IF NOT EXISTS "
+            "FOR (d:PackageDeclaration) ON (d.purl)"
+        ),
+        "package_declaration_source": (
+            "CREATE INDEX package_declaration_source IF NOT EXISTS "
+            "FOR (d:PackageDeclaration) ON (d.source)"
+        ),
+        "vulnerability_purl": (
+            "CREATE INDEX vulnerability_purl IF NOT EXISTS FOR (v:Vulnerability) ON (v.purl)"
+        ),
+        "vulnerability_source": (
+            "CREATE INDEX vulnerability_source IF NOT EXISTS FOR (v:Vulnerability) ON (v.source)"
+        ),
+        "package_dependency_purl": (
+            "CREATE INDEX package_dependency_purl IF NOT EXISTS "
+            "FOR (d:PackageDependency) ON (d.purl)"
+        ),
+        "package_dependency_source": (
+            "CREATE INDEX package_dependency_source IF NOT EXISTS "
+            "FOR (d:PackageDependency) ON (d.source)"
+        ),
     }
     PING = "RETURN 1"
     EXISTING = "UNWIND $refs AS r MATCH (e:Entity {ref: r}) RETURN e.ref, e.stub"
@@ -149,8 +273,181 @@ class Cypher:
     )
     AUDIT_FILTERS = {"actor": "a.actor = $actor", "ref": "$ref IN a.refs"}
     CLEAR = (
-        "MATCH (n:Entity|AuditEvent|ApiToken) WITH n LIMIT $limit DETACH DELETE n RETURN count(*)"
+        "MATCH (n:Entity|AuditEvent|ApiToken|SourceState|Package|Document|CodeOwnership|Activity"
+        "|CostFact|CostMonth|CostSource|Finding|FindingCount|PackageDeclaration|Vulnerability"
+        "|PackageDependency) "
+        "WITH n LIMIT $limit DETACH DELETE n RETURN count(*)"
     )
+
+    # -- cost: daily facts, their monthly rollup, what each source last gave -----------------
+    DELETE_COST_FACTS = "MATCH (f:CostFact) WHERE f.source = $source DELETE f"
+    DELETE_COST_MONTHS = "MATCH (f:CostMonth) WHERE f.source = $source DELETE f"
+    DELETE_COST_SOURCE = "MATCH (s:CostSource) WHERE s.source = $source DELETE s"
+    CREATE_COST_FACTS = "UNWIND $rows AS r CREATE (f:CostFact) SET f = r"
+    CREATE_COST_MONTHS = "UNWIND $rows AS r CREATE (f:CostMonth) SET f = r"
+    CREATE_COST_SOURCE = (
+        "CREATE (s:CostSource {source: $source, hash: $hash, lines: $lines, facts: $facts, "
+        "first_day: $first_day, last_day: $last_day, loaded_at: $loaded_at})"
+    )
+    COST_SOURCE = (
+        "MATCH (s:CostSource) WHERE s.source = $source "
+        "RETURN s.source, s.hash, s.lines, s.facts, s.first_day, s.last_day, s.loaded_at"
+    )
+    COST_SPAN = "MATCH (s:CostSource) RETURN min(s.first_day), max(s.last_day)"
+
+    # -- source facts: packages, documents, code owners, activity, state ----------------------
+    DELETE_SOURCE_USES = (
+        "MATCH (e:Entity)-[r:USES_PACKAGE]->(p:Package) WHERE r.source = $source "
+        "DELETE r RETURN DISTINCT p.purl"
+    )
+    DELETE_USES_OF = (
+        "MATCH (e:Entity)-[r:USES_PACKAGE]->(p:Package) WHERE e.ref IN $refs "
+        "DELETE r RETURN DISTINCT p.purl"
+    )
+    # MERGE: packages are shared, and another writer may create the same one concurrently.
+    CREATE_PACKAGES = (
+        "UNWIND $rows AS r MERGE (p:Package {purl: r.purl}) "
+        "ON CREATE SET p.ecosystem = r.ecosystem, p.name = r.name, p.version = r.version"
+    )
+    CREATE_USES = (
+        "UNWIND $rows AS r MATCH (e:Entity {ref: r.ref}) MATCH (p:Package {purl: r.purl}) "
+        "CREATE (e)-[:USES_PACKAGE {source: r.source, requirement: r.requirement, "
+        "scope: r.scope, manifest: r.manifest}]->(p)"
+    )
+    DELETE_ORPHAN_PACKAGES = (
+        "MATCH (p:Package) WHERE p.purl IN $purls "
+        "AND NOT EXISTS { MATCH (p)<-[:USES_PACKAGE]-() } DELETE p"
+    )
+    DELETE_SOURCE_DOCUMENTS = "MATCH (d:Document) WHERE d.source = $source DETACH DELETE d"
+    DELETE_DOCUMENT_LINKS_OF = (
+        "MATCH (d:Document)-[r:DOCUMENTS]->(e:Entity) WHERE e.ref IN $refs DELETE r"
+    )
+    CREATE_DOCUMENTS = "UNWIND $rows AS r CREATE (d:Document) SET d = r"
+    CREATE_DOCUMENT_LINKS = (
+        "UNWIND $rows AS r MATCH (d:Document {id: r.id}) MATCH (e:Entity {ref: r.ref}) "
+        "CREATE (d)-[:DOCUMENTS {source: r.source}]->(e)"
+    )
+    DELETE_SOURCE_CODE_OWNERS = "MATCH (c:CodeOwnership) WHERE c.source = $source DELETE c"
+    DELETE_CODE_OWNERS_OF = (
+        "MATCH (c:CodeOwnership) WHERE c.source = $source AND c.ref IN $refs DELETE c"
+    )
+    CREATE_CODE_OWNERS = "UNWIND $rows AS r CREATE (c:CodeOwnership) SET c = r"
+    DELETE_ACTIVITY = "MATCH (a:Activity) WHERE a.source = $source DELETE a"
+    CREATE_ACTIVITY = (
+        "CREATE (a:Activity {source: $source, repository: $repository, branch: $branch, "
+        "head: $head, last_commit_at: $last_commit_at, commits: $commits})"
+    )
+    PUT_STATE = "MERGE (s:SourceState {source: $source}) SET s.state = $state"
+    SOURCE_STATES = "MATCH (s:SourceState) WHERE s.source IN $sources RETURN s.source, s.state"
+    PACKAGE_USES = (
+        "UNWIND $refs AS x MATCH (e:Entity {ref: x})-[r:USES_PACKAGE]->(p:Package) "
+        f"RETURN {_USE_RETURN} ORDER BY p.purl, r.manifest"
+    )
+    PACKAGE_USERS = (
+        "UNWIND $purls AS x MATCH (e:Entity)-[r:USES_PACKAGE]->(p:Package {purl: x}) "
+        f"RETURN {_USE_RETURN} ORDER BY e.ref, r.manifest"
+    )
+    GET_PACKAGES = f"UNWIND $purls AS x MATCH (p:Package {{purl: x}}) RETURN {_PACKAGE_RETURN}"
+    DOCUMENTS_OF = (
+        "UNWIND $refs AS x MATCH (d:Document)-[:DOCUMENTS]->(e:Entity {ref: x}) "
+        "RETURN e.ref, d.id ORDER BY d.path, d.id"
+    )
+    GET_DOCUMENTS = f"UNWIND $ids AS x MATCH (d:Document {{id: x}}) RETURN {_DOCUMENT_RETURN}"
+    DOCUMENT_LINKS = (
+        "MATCH (d:Document)-[:DOCUMENTS]->(e:Entity) WHERE d.id IN $ids "
+        "RETURN d.id, e.ref ORDER BY e.ref"
+    )
+    CODE_OWNERS = (
+        "MATCH (c:CodeOwnership) WHERE c.ref IN $refs "
+        "RETURN c.ref, c.owners, c.file, c.line, c.pattern, c.source ORDER BY c.source"
+    )
+    ACTIVITIES = f"MATCH (a:Activity) WHERE a.source IN $sources RETURN {_ACTIVITY_RETURN}"
+
+    # -- findings and dependency health ------------------------------------------------------
+    SOURCE_FINDINGS = f"MATCH (f:Finding) WHERE f.source = $source RETURN {_FINDING_RETURN}"
+    FINDINGS_OF = f"UNWIND $refs AS r MATCH (f:Finding) WHERE f.entity = r RETURN {_FINDING_RETURN}"
+    CREATE_FINDINGS = "UNWIND $rows AS r CREATE (f:Finding) SET f = r"
+    # Rows carry every field, so += overwrites all of them (a null removes one).
+    UPDATE_FINDINGS = "UNWIND $rows AS r MATCH (f:Finding {id: r.id}) SET f += r"
+    COUNT_OPEN = (
+        "UNWIND $refs AS r MATCH (f:Finding) WHERE f.entity = r AND f.status = 'OPEN' "
+        "RETURN r, f.severity, count(*)"
+    )
+    DELETE_COUNTS = "UNWIND $refs AS r MATCH (c:FindingCount {entity: r}) DELETE c"
+    CREATE_COUNTS = "UNWIND $rows AS r CREATE (c:FindingCount) SET c = r"
+    OPEN_COUNTS = f"UNWIND $refs AS r MATCH (c:FindingCount {{entity: r}}) RETURN {_COUNT_RETURN}"
+    DELETE_SOURCE_DECLARATIONS = "MATCH (d:PackageDeclaration) WHERE d.source = $source DELETE d"
+    CREATE_DECLARATIONS = "UNWIND $rows AS r CREATE (d:PackageDeclaration) SET d = r"
+    DELETE_SOURCE_VULNERABILITIES = "MATCH (v:Vulnerability) WHERE v.source = $source DELETE v"
+    CREATE_VULNERABILITIES = "UNWIND $rows AS r CREATE (v:Vulnerability) SET v = r"
+    DELETE_SOURCE_PACKAGE_DEPENDENCIES = (
+        "MATCH (d:PackageDependency) WHERE d.source = $source DELETE d"
+    )
+    CREATE_PACKAGE_DEPENDENCIES = "UNWIND $rows AS r CREATE (d:PackageDependency) SET d = r"
+    PACKAGE_DECLARATIONS = (
+        "UNWIND $purls AS x MATCH (d:PackageDeclaration) WHERE d.purl = x "
+        "RETURN d.purl, d.licenses, d.hashes, d.source ORDER BY d.source"
+    )
+    PACKAGE_VULNERABILITIES = (
+        "UNWIND $purls AS x MATCH (v:Vulnerability) WHERE v.purl = x RETURN v.source, v.id, "
+        "v.purl, v.aliases, v.summary, v.severity, v.score, v.fixed"
+    )
+    PACKAGE_DEPENDENCIES = (
+        "UNWIND $purls AS x MATCH (d:PackageDependency) WHERE d.purl = x "
+        "RETURN d.purl, d.depends_on, d.source ORDER BY d.depends_on, d.source"
+    )
+
+    @staticmethod
+    def finding_count(where: str, scoped: bool) -> str:
+        match = "UNWIND $refs AS r MATCH (f:Finding) WHERE f.entity = r AND" if scoped else (
+            "MATCH (f:Finding) WHERE"
+        )
+        return f"{match} {where} RETURN count(f)"
+
+    @staticmethod
+    def finding_page(where: str, scoped: bool) -> str:
+        match = "UNWIND $refs AS r MATCH (f:Finding) WHERE f.entity = r AND" if scoped else (
+            "MATCH (f:Finding) WHERE"
+        )
+        return (
+            f"{match} {where} RETURN {_FINDING_RETURN} "
+            f"ORDER BY {FINDING_ORDER} SKIP $offset LIMIT $limit"
+        )
+    OWNER_CANDIDATE_CLAUSES = {
+        "names": "lower(e.name) IN $names",
+        "slugs": "any(s IN $slugs WHERE s IN e.annotation_pairs)",
+        "emails": "(e.kind = 'User' AND any(m IN $emails WHERE lower(e.descriptor) CONTAINS m))",
+    }
+
+    @staticmethod
+    def owner_candidates(where: str) -> str:
+        return (
+            "MATCH (e:Entity) WHERE e.stub = false AND e.kind IN ['Group', 'User'] "
+            f"AND ({where}) RETURN {_RETURN}"
+        )
+
+    @staticmethod
+    def package_count(where: str) -> str:
+        return f"MATCH (p:Package) WHERE {where} RETURN count(p)"
+
+    @staticmethod
+    def package_page(where: str, paged: bool) -> str:
+        ordered = (
+            f"MATCH (p:Package) WHERE {where} RETURN {_PACKAGE_RETURN} "
+            "ORDER BY p.ecosystem, p.name, p.purl"
+        )
+        return f"{ordered} SKIP $offset LIMIT $limit" if paged else ordered
+
+    @staticmethod
+    def document_count(where: str) -> str:
+        return f"MATCH (d:Document) WHERE {where} RETURN count(d)"
+
+    @staticmethod
+    def document_page(where: str) -> str:
+        return (
+            f"MATCH (d:Document) WHERE {where} RETURN {_DOCUMENT_RETURN} "
+            "ORDER BY d.source, d.path SKIP $offset LIMIT $limit"
+        )
 
     @staticmethod
     def audit_count(where: str) -> str:
@@ -274,6 +571,7 @@ def all_statements() -> dict[str, str]:
                 annotation=annotation,
                 text="shop",
                 refs=["component:default/a"],
+                unowned=True,
             )
         )
         statements[f"count[{form}]"] = Cypher.count(where)
@@ -287,6 +585,32 @@ def all_statements() -> dict[str, str]:
         where, _ = _audit_filter(actor, ref)
         statements[f"audit_count[{form}]"] = Cypher.audit_count(where)
         statements[f"audit_page[{form}]"] = Cypher.audit_page(where)
+    every_candidate = " OR ".join(Cypher.OWNER_CANDIDATE_CLAUSES.values())
+    statements["owner_candidates"] = Cypher.owner_candidates(every_candidate)
+    packages, _ = package_clause(PackageFilter(name="x", ecosystem="pypi", purl="pkg:pypi/x"))
+    statements["package_count"] = Cypher.package_count(packages)
+    statements["package_page[paged]"] = Cypher.package_page(packages, paged=True)
+    statements["package_page[all]"] = Cypher.package_page(packages, paged=False)
+    documents, _ = document_clause(DocumentFilter(text="a b", kinds=["ADR"], ref="component:a"))
+    statements["document_count"] = Cypher.document_count(documents)
+    statements["document_page"] = Cypher.document_page(documents)
+    findings, _ = finding_clause(
+        FindingFilter(tools=["bandit"], severities=["HIGH"], statuses=["OPEN"], kinds=["CODE"])
+    )
+    for scoped in (False, True):
+        statements[f"finding_count[{scoped}]"] = Cypher.finding_count(findings, scoped)
+        statements[f"finding_page[{scoped}]"] = Cypher.finding_page(findings, scoped)
+    # Cost sums: every key and filter, on the daily table and on the monthly one.
+    daily = CostFilter(date(2024, 1, 2), date(2024, 1, 3), ["a"], ["r"], allocated=False)
+    monthly = CostFilter(date(2024, 1, 1), date(2024, 1, 31), ["a"], ["r"], allocated=True)
+    by_month = [d for d in CostDimension if d is not CostDimension.DAY]
+    for name, where, by in (
+        ("daily", daily, list(CostDimension)),
+        ("monthly", monthly, by_month),
+        ("total", daily, []),
+    ):
+        query, _ = amount_query(where, by, CostMetric.LIST, fact_month=_FACT_MONTH)
+        statements[f"cost_amounts[{name}]"] = query
     return statements
 
 
@@ -301,7 +625,7 @@ def _reason(exc: Neo4jError | DriverError) -> str:
     return str(exc) or type(exc).__name__
 
 
-class Neo4jStore:
+class Neo4jStore(FactReads, FindingReads):
     """Neo4j-backed :class:`~graph_api.store.GraphStore`.
 
     Args:
@@ -311,6 +635,7 @@ class Neo4jStore:
     """
 
     name = "neo4j"
+    cypher = Cypher
 
     def __init__(
         self, uri: str, *, user: str = "neo4j", password: str = "", database: str = "neo4j"
@@ -494,6 +819,28 @@ class Neo4jStore:
         rows = await self._read(Cypher.STATS)
         return {kind: int(n) for kind, n in rows}
 
+    # -- cost -------------------------------------------------------------------------------
+    async def cost_source(self, source: str) -> CostSourceRecord | None:
+        rows = await self._read(Cypher.COST_SOURCE, {"source": source})
+        if not rows:
+            return None
+        name, digest, lines, facts, first, last, loaded_at = rows[0]
+        return CostSourceRecord(
+            name, digest, lines, facts, _native_date(first), _native_date(last), loaded_at
+        )
+
+    async def cost_amounts(
+        self, where: CostFilter, by: Sequence[CostDimension], metric: CostMetric
+    ) -> list[CostAmount]:
+        query, params = amount_query(where, by, metric, fact_month=_FACT_MONTH)
+        return amounts_from_rows(await self._read(query, params), len(by))
+
+    async def cost_span(self) -> tuple[date, date] | None:
+        first, last = (await self._read(Cypher.COST_SPAN))[0]
+        if first is None:
+            return None
+        return _native_date(first), _native_date(last)
+
     # -- security ---------------------------------------------------------------------------
     async def audit_events(
         self, *, actor: str | None, ref: str | None, offset: int, limit: int
@@ -537,6 +884,8 @@ async def _apply(tx: AsyncManagedTransaction, change: ChangeSet) -> None:
     from ``change`` and the transaction's own reads.
     """
     stamp = now_iso()
+    # Fact edges go first: an entity being deleted must be left with relations only.
+    orphan_candidates = await _remove_facts(tx, change)
     upsert_refs = [p.entity.ref for p in change.upserts]
     existing: set[str] = set()
     for chunk in batched(upsert_refs, BATCH):
@@ -580,5 +929,130 @@ async def _apply(tx: AsyncManagedTransaction, change: ChangeSet) -> None:
             await _run(tx, Cypher.create_edges(relation), {"rows": list(chunk)})
     for chunk in batched(sorted(stub_candidates), BATCH):
         await _run(tx, Cypher.DELETE_UNLINKED_STUBS, {"refs": list(chunk)})
+    await _write_facts(tx, change)
+    await _write_findings(tx, change)
+    if change.facts.cost is not None:
+        await _write_cost(tx, change.source, change.facts.cost)
+    for chunk in batched(sorted(orphan_candidates), BATCH):
+        await _run(tx, Cypher.DELETE_ORPHAN_PACKAGES, {"purls": list(chunk)})
+    if change.state is not None:
+        state = {"source": change.source, "state": state_text(change.state)}
+        await _run(tx, Cypher.PUT_STATE, state)
     if change.audit is not None:
         await _run(tx, Cypher.APPEND_AUDIT, audit_row(change.audit))
+
+
+async def _remove_facts(tx: AsyncManagedTransaction, change: ChangeSet) -> set[str]:
+    """The embedded store's ``_remove_facts``: drop replaced facts and those of deleted
+    entities; return the purls that may have lost their last user."""
+    facts = change.facts
+    source = {"source": change.source}
+    touched: set[str] = set()
+    if facts.packages is not None:
+        touched.update(row[0] for row in await _run(tx, Cypher.DELETE_SOURCE_USES, source))
+    for chunk in batched(list(change.deletes), BATCH):
+        refs = {"refs": list(chunk)}
+        touched.update(row[0] for row in await _run(tx, Cypher.DELETE_USES_OF, refs))
+        await _run(tx, Cypher.DELETE_DOCUMENT_LINKS_OF, refs)
+        await _run(tx, Cypher.DELETE_CODE_OWNERS_OF, {**source, **refs})
+    if facts.documents is not None:
+        await _run(tx, Cypher.DELETE_SOURCE_DOCUMENTS, source)
+    if facts.code_owners is not None:
+        await _run(tx, Cypher.DELETE_SOURCE_CODE_OWNERS, source)
+    if facts.activity is not None:
+        await _run(tx, Cypher.DELETE_ACTIVITY, source)
+    return touched
+
+
+async def _write_facts(tx: AsyncManagedTransaction, change: ChangeSet) -> None:
+    facts = change.facts
+    if facts.packages is not None:
+        packages, uses = package_rows(facts.packages, change.source)
+        for chunk in batched(packages, BATCH):
+            await _run(tx, Cypher.CREATE_PACKAGES, {"rows": list(chunk)})
+        for chunk in batched(uses, BATCH):
+            await _run(tx, Cypher.CREATE_USES, {"rows": list(chunk)})
+    if facts.documents is not None:
+        nodes, links = document_rows(facts.documents, change.source)
+        for chunk in batched(nodes, BATCH):
+            await _run(tx, Cypher.CREATE_DOCUMENTS, {"rows": list(chunk)})
+        for chunk in batched(links, BATCH):
+            await _run(tx, Cypher.CREATE_DOCUMENT_LINKS, {"rows": list(chunk)})
+    if facts.code_owners is not None:
+        rows = code_owner_rows(facts.code_owners, change.source)
+        for chunk in batched(rows, BATCH):
+            await _run(tx, Cypher.CREATE_CODE_OWNERS, {"rows": list(chunk)})
+    if facts.activity is not None:
+        await _run(tx, Cypher.CREATE_ACTIVITY, activity_row(facts.activity))
+
+
+async def _write_findings(tx: AsyncManagedTransaction, change: ChangeSet) -> None:
+    """The embedded store's ``_write_findings``."""
+    facts = change.facts
+    source = {"source": change.source}
+    replaced = (
+        (facts.declarations, Cypher.DELETE_SOURCE_DECLARATIONS, Cypher.CREATE_DECLARATIONS,
+         declaration_rows),
+        (facts.vulnerabilities, Cypher.DELETE_SOURCE_VULNERABILITIES,
+         Cypher.CREATE_VULNERABILITIES, vulnerability_rows),
+        (facts.package_dependencies, Cypher.DELETE_SOURCE_PACKAGE_DEPENDENCIES,
+         Cypher.CREATE_PACKAGE_DEPENDENCIES, dependency_rows),
+    )
+    for items, delete, create, to_rows in replaced:
+        if items is None:
+            continue
+        await _run(tx, delete, source)
+        for chunk in batched(to_rows(items, change.source), BATCH):
+            await _run(tx, create, {"rows": list(chunk)})
+    if facts.findings is None:
+        return
+    for statement, findings in (
+        (Cypher.CREATE_FINDINGS, facts.findings.created),
+        (Cypher.UPDATE_FINDINGS, facts.findings.updated),
+    ):
+        for chunk in batched([finding_row(f) for f in findings], BATCH):
+            await _run(tx, statement, {"rows": list(chunk)})
+    entities = touched_entities([*facts.findings.created, *facts.findings.updated])
+    for chunk in batched(entities, BATCH):
+        refs = {"refs": list(chunk)}
+        counts = count_rows(await _run(tx, Cypher.COUNT_OPEN, refs), chunk)
+        await _run(tx, Cypher.DELETE_COUNTS, refs)
+        if counts:
+            await _run(tx, Cypher.CREATE_COUNTS, {"rows": counts})
+
+
+async def _write_cost(tx: AsyncManagedTransaction, source: str, cost: CostSet) -> None:
+    """The embedded store's ``_write_cost``: replace the source's facts, rollup and record."""
+    params = {"source": source}
+    for statement in (
+        Cypher.DELETE_COST_FACTS,
+        Cypher.DELETE_COST_MONTHS,
+        Cypher.DELETE_COST_SOURCE,
+    ):
+        await _run(tx, statement, params)
+    facts = with_source(cost.facts, source)
+    for table, statement in (
+        (facts, Cypher.CREATE_COST_FACTS),
+        (month_rollup(facts), Cypher.CREATE_COST_MONTHS),
+    ):
+        for batch in table.to_batches(max_chunksize=BATCH):
+            await _run(tx, statement, {"rows": batch.to_pylist()})
+    first_day, last_day = source_span(facts)
+    await _run(
+        tx,
+        Cypher.CREATE_COST_SOURCE,
+        {
+            **params,
+            "hash": cost.hash,
+            "lines": cost.lines,
+            "facts": facts.num_rows,
+            "first_day": first_day,
+            "last_day": last_day,
+            "loaded_at": now_iso(),
+        },
+    )
+
+
+def _native_date(value: Any) -> date | None:
+    # The driver returns neo4j.time.Date; the port speaks datetime.date.
+    return value.to_native() if value is not None else None

@@ -13,16 +13,13 @@ import json
 import logging
 import re
 import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import pytest
-import uvicorn
+from _server import DEADLINE_S, serve_app, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,8 +31,6 @@ from graph_api.security.tokens import create_token
 from graph_api.settings import Limits, RateLimit, Settings
 from graph_api.store.embedded import EmbeddedStore
 
-T = TypeVar("T")
-DEADLINE_S = 15.0
 QUERY = {"query": "{ entities { totalCount } }"}
 GENEROUS = RateLimit(per_minute=6000, burst=1000)
 HEX_ID = re.compile(r"[0-9a-f]{32}")
@@ -67,16 +62,6 @@ async def _tokens(store: EmbeddedStore) -> tuple[str, str]:
     return secrets[0], secrets[1]
 
 
-def wait_for(probe: Callable[[], T | None], what: str) -> T:
-    """Poll ``probe`` until it returns something, or fail at the deadline."""
-    deadline = time.monotonic() + DEADLINE_S
-    while (found := probe()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-    return found
-
-
 @contextlib.contextmanager
 def serve(
     tmp_path: Path,
@@ -94,30 +79,8 @@ def serve(
         rate_limit=rate_limit,
         limits=limits or Limits(),
     )
-    app = create_app(store, settings, routes=routes)
-    # Bound before the server starts, so the port is ours and early requests wait in the backlog.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(app, lifespan="on", ws="none", http="h11", log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-
-    def started() -> bool | None:
-        # A dead server thread ends the wait too; the assertion below reports it.
-        return True if server.started or not thread.is_alive() else None
-
-    try:
-        wait_for(started, "startup")
-        assert thread.is_alive(), "server died during startup"
+    with serve_app(create_app(store, settings, routes=routes)) as base:
         yield Served(base=base, store=store, alice=alice, bob=bob)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=DEADLINE_S)
-        sock.close()
-    assert not thread.is_alive(), "server did not shut down"
 
 
 def metric_samples(client: httpx.Client) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -14,6 +14,13 @@ from graph_api.model.contracts import (
     graph_model,
     render,
 )
+from graph_api.store._facts import (
+    ACTIVITY_FIELDS,
+    CODE_OWNER_FIELDS,
+    DOCUMENT_FIELDS,
+    PACKAGE_FIELDS,
+    USE_FIELDS,
+)
 from graph_api.store._records import ENTITY_FIELDS
 
 SCHEMA = Path(__file__).resolve().parents[3] / "schema"
@@ -31,7 +38,21 @@ def test_committed_contract_matches_code(name: str, build: object) -> None:
 def test_graph_model_documents_every_stored_property_and_relation() -> None:
     model = graph_model()
     assert set(model["nodes"]["Entity"]["properties"]) == set(ENTITY_FIELDS)
-    assert set(model["relationships"]) == {r.value for r in RelationType}
+    assert set(model["relationships"]) == {r.value for r in RelationType} | {
+        "USES_PACKAGE",
+        "DOCUMENTS",
+    }
+    stored = {
+        "Package": PACKAGE_FIELDS,
+        "Document": DOCUMENT_FIELDS,
+        "CodeOwnership": CODE_OWNER_FIELDS,
+        "Activity": ACTIVITY_FIELDS,
+        "SourceState": ("source", "state"),
+    }
+    for label, fields in stored.items():
+        assert set(model["nodes"][label]["properties"]) == set(fields), label
+    uses = set(model["relationships"]["USES_PACKAGE"]["properties"])
+    assert uses == set(USE_FIELDS) - {"ref", "purl"}
 
 
 def test_descriptor_schema_accepts_what_the_loader_accepts(tmp_path: Path) -> None:

@@ -1,0 +1,214 @@
+"""What the findings loaders share: reading a JSON report with errors that say where it broke,
+and finding the catalog entity a report is about."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from graph_api.model import RefError, normalize_ref
+from graph_api.store import EntityFilter, EntityOrder, GraphStore
+from loaders.git.repository import normalise_url
+
+SOURCE_LOCATION = "backstage.io/source-location"
+PROJECT_SLUG = "github.com/project-slug"
+
+
+class ReportError(ValueError):
+    """A report that cannot be loaded: names the file and where in it (line:column or a JSON
+    path such as ``runs[0].results[3].locations``). Nothing from the file is written."""
+
+    def __init__(self, file: str | Path, where: str, reason: str) -> None:
+        self.file = str(file)
+        self.where = where
+        self.reason = reason
+        super().__init__(f"{file}: {where}: {reason}" if where else f"{file}: {reason}")
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file; a syntax error (a truncated file included) says line and column."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReportError(path, "", f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        reason = exc.msg if exc.pos < len(data) else f"{exc.msg} (the file ends too early)"
+        raise ReportError(path, f"line {exc.lineno} column {exc.colno}", reason) from exc
+
+
+@dataclass(slots=True)
+class Doc:
+    """A JSON value and its path, for typed reads that fail with the path of the bad value."""
+
+    file: str
+    value: Any
+    path: str = "$"
+
+    def fail(self, reason: str) -> ReportError:
+        return ReportError(self.file, self.path, reason)
+
+    def at(self, key: str | int) -> Doc:
+        suffix = f"[{key}]" if isinstance(key, int) else f".{key}"
+        value = self.value.get(key) if isinstance(key, str) else self.value[key]
+        return Doc(self.file, value, self.path + suffix)
+
+    def obj(self, key: str, *, required: bool = False) -> Doc:
+        """A member that must be an object (``{}`` when absent and not required)."""
+        child = self.at(key)
+        if child.value is None:
+            if required:
+                raise child.fail("is required")
+            child.value = {}
+        if not isinstance(child.value, dict):
+            raise child.fail(f"must be an object, not {_type(child.value)}")
+        return child
+
+    def items(self, key: str, *, required: bool = False) -> list[Doc]:
+        """The elements of a member that must be an array (none when absent and not required)."""
+        child = self.at(key)
+        if child.value is None:
+            if required:
+                raise child.fail("is required")
+            return []
+        if not isinstance(child.value, list):
+            raise child.fail(f"must be an array, not {_type(child.value)}")
+        return [child.at(index) for index in range(len(child.value))]
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        value = self.value.get(key)
+        if value is None:
+            if required:
+                raise self.at(key).fail("is required")
+            return None
+        if not isinstance(value, str):
+            raise self.at(key).fail(f"must be a string, not {_type(value)}")
+        return value
+
+    def number(self, key: str) -> float | None:
+        value = self.value.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.at(key).fail(f"must be a number, not {_type(value)}")
+        return float(value)
+
+
+def root(file: Path, data: Any) -> Doc:
+    doc = Doc(str(file), data)
+    if not isinstance(data, dict):
+        raise doc.fail(f"must be a JSON object, not {_type(data)}")
+    return doc
+
+
+def _type(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, int | float) else "null"
+    )
+
+
+@dataclass(slots=True)
+class EntityHints:
+    """What a report says about its subject: repository URLs and names."""
+
+    repositories: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+
+class EntityNotFound(ValueError):
+    """No single catalog entity matches the report; the message says to pass ``--entity``."""
+
+
+async def resolve_entity(
+    store: GraphStore, file: str | Path, given: str | None, hints: EntityHints
+) -> str:
+    """The canonical ref of the entity a report is about.
+
+    ``given`` (``--entity``) wins; otherwise the report's repository is matched to the
+    catalog's ``backstage.io/source-location`` and ``github.com/project-slug`` annotations, then
+    its names to component names.
+
+    Raises:
+        EntityNotFound: the entity does not exist, or none or several match.
+    """
+    if given is not None:
+        try:
+            ref = normalize_ref(given, default_kind="Component")
+        except RefError as exc:
+            raise EntityNotFound(f"--entity {given!r}: {exc}") from exc
+        (record,) = await store.get_entities([ref])
+        if record is None or record.stub:
+            raise EntityNotFound(f"--entity {ref}: no such entity in the catalog")
+        return ref
+    for candidates in (
+        await _by_repository(store, hints.repositories),
+        await _by_name(store, hints.names),
+    ):
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            raise EntityNotFound(
+                f"{file}: the report matches {len(candidates)} entities "
+                f"({', '.join(candidates[:5])}); pass --entity to choose one"
+            )
+    said = ", ".join([*hints.repositories, *hints.names]) or "nothing about its subject"
+    raise EntityNotFound(
+        f"{file}: no catalog entity matches what the report names ({said}); "
+        "pass --entity component:<name>"
+    )
+
+
+def repository_key(url: str) -> str | None:
+    """``host/path`` of a repository URL or a source-location value; None for other text."""
+    text = url.strip().removeprefix("url:").strip()
+    if not text or "/" not in text:
+        return None
+    normal = normalise_url(text)
+    for marker in ("/-/", "/tree/", "/blob/", "/src/"):
+        normal = normal.split(marker, 1)[0]
+    return normal.rstrip("/").lower() or None
+
+
+async def _by_repository(store: GraphStore, repositories: Sequence[str]) -> list[str]:
+    keys = {k for k in map(repository_key, repositories) if k}
+    if not keys:
+        return []
+    found: set[str] = set()
+    for key in keys:
+        slug = key.split("/", 1)[1] if key.startswith("github.com/") else None
+        if slug:
+            found.update(await _refs(store, EntityFilter(annotation=f"{PROJECT_SLUG}={slug}")))
+    located, _ = await store.find_entities(
+        EntityFilter(annotation=SOURCE_LOCATION), EntityOrder.REF, False, 0, 1_000_000
+    )
+    for record in located:
+        annotations = record.descriptor.get("metadata", {}).get("annotations") or {}
+        if repository_key(str(annotations.get(SOURCE_LOCATION, ""))) in keys:
+            found.add(record.ref)
+    return _prefer_components(found)
+
+
+async def _by_name(store: GraphStore, names: Sequence[str]) -> list[str]:
+    found: set[str] = set()
+    for name in {n.strip().lower() for n in names if n and n.strip()}:
+        found.update(
+            r.ref for r in await store.get_entities([f"component:default/{name}"]) if r and not r.stub
+        )
+    return sorted(found)
+
+
+async def _refs(store: GraphStore, where: EntityFilter) -> set[str]:
+    records, _ = await store.find_entities(where, EntityOrder.REF, False, 0, 1_000_000)
+    return {r.ref for r in records}
+
+
+def _prefer_components(refs: set[str]) -> list[str]:
+    # A repository is often annotated on its component and on the system or API it provides;
+    # findings belong to the component.
+    components = sorted(r for r in refs if r.startswith("component:"))
+    return components or sorted(refs)
