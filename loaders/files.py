@@ -7,6 +7,7 @@ placeholders replaced by the referenced file's content.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ class SourceRead:
     rejected: list[Rejection] = field(default_factory=list)
     failed_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # What the read depended on (file digests, listings): see FileSource.unchanged_since.
+    fingerprint: dict[str, Any] = field(default_factory=dict)
 
 
 class PlaceholderError(ValueError):
@@ -89,6 +92,53 @@ class FileSystemTree:
 
     def resolve_url(self, url: str) -> tuple[Tree, PurePath] | None:
         return None
+
+
+class RecordingTree(FileSystemTree):
+    """Files on disk, remembering every answer a read depended on, so that a later load can
+    tell, without parsing anything, whether reading again could give another result."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Any] = {}
+
+    def read_text(self, path: PurePath) -> str:
+        text = super().read_text(path)
+        self.answers[f"read:{self.key(path)}"] = _digest(text)
+        return text
+
+    def is_file(self, path: PurePath) -> bool:
+        found = super().is_file(path)
+        self.answers[f"is_file:{self.key(path)}"] = found
+        return found
+
+    def glob(self, folder: PurePath, pattern: str) -> list[PurePath]:
+        found = super().glob(folder, pattern)
+        self.answers[f"glob:{self.key(folder)}:{pattern}"] = [str(p) for p in found]
+        return found
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _answers_hold(answers: dict[str, Any]) -> bool:
+    """Whether the file system still gives every recorded answer."""
+    tree = FileSystemTree()
+    for question, answer in answers.items():
+        kind, _, rest = question.partition(":")
+        try:
+            if kind == "read":
+                current: Any = _digest(tree.read_text(PurePath(rest)))
+            elif kind == "is_file":
+                current = tree.is_file(PurePath(rest))
+            else:
+                folder, _, pattern = rest.rpartition(":")
+                current = [str(p) for p in tree.glob(PurePath(folder), pattern)]
+        except (OSError, UnicodeDecodeError):
+            return False
+        if current != answer:
+            return False
+    return True
 
 
 @dataclass
@@ -273,9 +323,24 @@ class FileSource:
             result.failed_files.append(str(self.path))
             result.rejected.append(Rejection(str(self.path), "no such file or folder"))
             return result
-        tree = FileSystemTree()
+        tree = RecordingTree()
+        files = self.files()
         reader = DescriptorReader(fetch_remote=self.fetch_remote, timeout=self.timeout)
-        return reader.read([(tree, path) for path in self.files()], progress)
+        result = reader.read([(tree, path) for path in files], progress)
+        result.fingerprint = {"files": [str(p) for p in files], "answers": tree.answers}
+        return result
+
+    def unchanged_since(self, fingerprint: Any) -> bool:
+        """Whether a read now would see exactly what the read with ``fingerprint`` saw.
+
+        Remote placeholders are never re-checked: with ``fetch_remote`` on, a source using
+        them is always read again.
+        """
+        if not isinstance(fingerprint, dict) or not fingerprint.get("answers"):
+            return False
+        if not self.path.exists() or fingerprint.get("files") != [str(p) for p in self.files()]:
+            return False
+        return _answers_hold(fingerprint["answers"])
 
 
 class _RemoteUnavailable(Exception):
@@ -296,10 +361,25 @@ async def load_files(
         >>> reports = await load_files(store, [Path("catalog-info.yaml")])  # doctest: +SKIP
     """
     reports = []
-    for path in paths:
-        source = FileSource(path, fetch_remote=fetch_remote)
+    sources = [FileSource(path, fetch_remote=fetch_remote) for path in paths]
+    states = await store.source_states([s.key for s in sources])
+    for source in sources:
+        recorded = states.get(source.key) or {}
+        # A source that loaded cleanly and whose files all read the same is not parsed again:
+        # an unchanged re-load then costs file hashing, not YAML and validation.
+        if (
+            recorded.get("rejected") == 0
+            and not recorded.get("remote")
+            and source.unchanged_since(recorded.get("fingerprint"))
+        ):
+            defined = await store.source_claims(source.key)
+            reports.append(
+                LoadReport(source=source.key, unchanged=len(defined), skipped="files unchanged")
+            )
+            continue
         read = source.read(progress)
         entities, rejected = validate(read.documents)
+        uses_remote = fetch_remote and any("://" in w for w in read.warnings)
         report = await apply_source(
             store,
             source.key,
@@ -308,6 +388,7 @@ async def load_files(
             failed_files=read.failed_files,
             actor=actor,
             action="load files",
+            state={"fingerprint": read.fingerprint, "remote": uses_remote},
         )
         report.warnings.extend(read.warnings)
         reports.append(report)

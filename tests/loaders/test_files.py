@@ -5,6 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
+import loaders.files as loaders_files
 from graph_api.store import EntityFilter, EntityOrder
 from graph_api.store.embedded import EmbeddedStore
 from loaders.files import load_files
@@ -197,3 +200,63 @@ async def test_location_targets_and_placeholders(embedded: EmbeddedStore, tmp_pa
 async def test_missing_path_is_reported(embedded: EmbeddedStore, tmp_path: Path) -> None:
     (report,) = await load_files(embedded, [tmp_path / "nope"])
     assert not report.ok and "no such file" in report.rejected[0].reason
+
+
+async def test_unchanged_files_are_not_read_again(
+    embedded: EmbeddedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = tmp_path / "catalog"
+    write(catalog / "a.yaml", component("a") + "---" + component("b"))
+    api = write(
+        catalog / "api.yaml",
+        """
+        apiVersion: backstage.io/v1alpha1
+        kind: API
+        metadata:
+          name: spec-api
+        spec:
+          type: openapi
+          lifecycle: production
+          owner: team-a
+          definition:
+            $text: ./openapi.txt
+        """,
+    )
+    write(tmp_path / "catalog" / "openapi.txt", "openapi: 3.0.0\n")
+    (first,) = await load_files(embedded, [catalog])
+    assert len(first.added) == 3 and first.skipped is None
+
+    parsed: list[str] = []
+    original = loaders_files.iter_documents
+    monkeypatch.setattr(
+        loaders_files, "iter_documents", lambda text: parsed.append(text) or original(text)
+    )
+    writes = embedded.writes
+    (again,) = await load_files(embedded, [catalog])
+    assert (again.skipped, again.unchanged, parsed, embedded.writes) == (
+        "files unchanged",
+        3,
+        [],
+        writes,
+    )
+    # A file rewritten with the same bytes is still unchanged.
+    (catalog / "a.yaml").write_text((catalog / "a.yaml").read_text())
+    (same,) = await load_files(embedded, [catalog])
+    assert same.skipped == "files unchanged"
+    # A placeholder's file is an input too.
+    write(catalog / "openapi.txt", "openapi: 3.1.0\n")
+    (placeholder,) = await load_files(embedded, [catalog])
+    assert placeholder.skipped is None and placeholder.updated == ["api:default/spec-api"]
+    # So is the folder listing: a new file is read.
+    write(catalog / "c.yaml", component("c"))
+    (listing,) = await load_files(embedded, [catalog])
+    assert listing.added == ["component:default/c"]
+    assert api.exists()
+
+
+async def test_a_source_with_rejections_is_read_again(embedded: EmbeddedStore, tmp_path: Path) -> None:
+    file = write(tmp_path / "c.yaml", component("a") + "---" + component("bad name"))
+    (first,) = await load_files(embedded, [file])
+    (second,) = await load_files(embedded, [file])
+    assert len(first.rejected) == len(second.rejected) == 1
+    assert second.skipped is None
