@@ -6,7 +6,8 @@ Measures, each figure the median of ``--repeats`` runs on a fresh embedded store
   every fingerprint is computed) through the real loader (read, parse, fingerprint, lifecycle
   diff, one write transaction), and the unchanged re-load;
 - OSV matching: A advisories (PyPI, npm, Maven ranges in their own version orders) against P
-  package versions, in memory, and reading the advisories from one JSON file;
+  package versions, in memory, and reading the advisories from one JSON file; then, once,
+  ``load osv`` end to end against a store whose components use those P versions;
 - a team's finding summary over GraphQL in-process (``group { findingSummary }``) at C
   components with F open findings, p50/p95 over random teams.
 
@@ -35,9 +36,9 @@ from graph_api.findings import ObservedFinding, SourceReport, apply_report
 from graph_api.model import parse_entity
 from graph_api.model.packages import purl
 from graph_api.security import Policy, Viewer
-from graph_api.store import ChangeSet, PackageRecord, PlacedEntity
+from graph_api.store import ChangeSet, PackageRecord, PackageUse, PlacedEntity, SourceFacts
 from graph_api.store.embedded import EmbeddedStore
-from loaders.findings.load import load_sarif
+from loaders.findings.load import load_osv, load_sarif
 from loaders.findings.osv import match, parse_osv
 from loaders.findings.versions import parsed as parsed_versions
 
@@ -45,29 +46,56 @@ RULES = [f"B{n}" for n in range(100, 160)]
 
 
 def sarif_log(results: int, seed: int = 1) -> dict[str, Any]:
+    """A bandit-like SARIF log of ``results`` results over 400 packages of modules."""
     rng = random.Random(seed)
     return {
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "Bandit", "rules": [
-                {"id": rule, "name": f"rule_{rule}", "properties": {"security-severity": str(
-                    rng.choice([2.0, 5.5, 7.5, 9.1]))}} for rule in RULES]}},
-            "invocations": [{"executionSuccessful": True, "endTimeUtc": "2024-05-01T10:00:00Z"}],
-            "results": [
-                {
-                    "ruleId": (rule := rng.choice(RULES)),
-                    "level": rng.choice(["error", "warning", "note"]),
-                    "message": {"text": f"Issue {rule} found in call {n % 97}"},
-                    "locations": [{"physicalLocation": {
-                        "artifactLocation": {"uri": f"src/pkg{n % 400}/module{n % 37}.py"},
-                        "region": {"startLine": 1 + n % 900, "snippet": {
-                            "text": f"    value_{n} = call_{rule}(arg_{n % 13})\n"}},
-                    }}],
-                    "properties": {"issue_confidence": "HIGH", "issue_severity": "MEDIUM"},
-                }
-                for n in range(results)
-            ],
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "Bandit",
+                        "rules": [
+                            {
+                                "id": rule,
+                                "name": f"rule_{rule}",
+                                "properties": {
+                                    "security-severity": str(rng.choice([2.0, 5.5, 7.5, 9.1]))
+                                },
+                            }
+                            for rule in RULES
+                        ],
+                    }
+                },
+                "invocations": [
+                    {"executionSuccessful": True, "endTimeUtc": "2024-05-01T10:00:00Z"}
+                ],
+                "results": [
+                    {
+                        "ruleId": (rule := rng.choice(RULES)),
+                        "level": rng.choice(["error", "warning", "note"]),
+                        "message": {"text": f"Issue {rule} found in call {n % 97}"},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {
+                                        "uri": f"src/pkg{n % 400}/module{n % 37}.py"
+                                    },
+                                    "region": {
+                                        "startLine": 1 + n % 900,
+                                        "snippet": {
+                                            "text": f"    value_{n} = call_{rule}(arg_{n % 13})\n"
+                                        },
+                                    },
+                                }
+                            }
+                        ],
+                        "properties": {"issue_confidence": "HIGH", "issue_severity": "MEDIUM"},
+                    }
+                    for n in range(results)
+                ],
+            }
+        ],
     }
 
 
@@ -82,10 +110,14 @@ async def _with_store(work: Callable[[EmbeddedStore], Awaitable[float]]) -> floa
 
 
 def component(name: str, owner: str) -> PlacedEntity:
-    entity = parse_entity({
-        "apiVersion": "backstage.io/v1alpha1", "kind": "Component", "metadata": {"name": name},
-        "spec": {"type": "service", "lifecycle": "production", "owner": owner},
-    })
+    entity = parse_entity(
+        {
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": "Component",
+            "metadata": {"name": name},
+            "spec": {"type": "service", "lifecycle": "production", "owner": owner},
+        }
+    )
     return PlacedEntity(entity, "bench")
 
 
@@ -93,12 +125,19 @@ def group(name: str, parent: str | None) -> PlacedEntity:
     spec: dict[str, Any] = {"type": "team", "children": []}
     if parent:
         spec["parent"] = parent
-    entity = parse_entity({"apiVersion": "backstage.io/v1alpha1", "kind": "Group",
-                           "metadata": {"name": name}, "spec": spec})
+    entity = parse_entity(
+        {
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": "Group",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+    )
     return PlacedEntity(entity, "bench")
 
 
 async def bench_sarif(results: int, repeats: int) -> dict[str, float]:
+    """SARIF load and unchanged re-load, medians over fresh stores."""
     folder = Path(tempfile.mkdtemp(prefix="devgraph-sarif-"))
     path = folder / "big.sarif"
     path.write_bytes(orjson.dumps(sarif_log(results)))
@@ -138,15 +177,23 @@ def _advisory(index: int, ecosystem: str, name: str, rng: random.Random) -> dict
     if rng.random() < 0.3:  # a second window, out of order
         events = [{"fixed": f"{major + 1}.2.0"}, *events, {"introduced": f"{major + 1}.0.0"}]
     return {
-        "schema_version": "1.6.0", "id": f"GHSA-bench-{index}", "modified": "2024-01-01T00:00:00Z",
-        "aliases": [f"CVE-2024-{index}"], "summary": "bench",
+        "schema_version": "1.6.0",
+        "id": f"GHSA-bench-{index}",
+        "modified": "2024-01-01T00:00:00Z",
+        "aliases": [f"CVE-2024-{index}"],
+        "summary": "bench",
         "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
-        "affected": [{"package": {"ecosystem": ecosystem, "name": name},
-                      "ranges": [{"type": "ECOSYSTEM", "events": events}]}],
+        "affected": [
+            {
+                "package": {"ecosystem": ecosystem, "name": name},
+                "ranges": [{"type": "ECOSYSTEM", "events": events}],
+            }
+        ],
     }
 
 
 def bench_matching(advisories: int, versions: int, repeats: int) -> dict[str, Any]:
+    """Advisories matched to package versions in memory (medians), then loaded once."""
     rng = random.Random(2)
     ecosystems = [("PyPI", "pypi"), ("npm", "npm"), ("Maven", "maven")]
     names = {
@@ -174,7 +221,7 @@ def bench_matching(advisories: int, versions: int, repeats: int) -> dict[str, An
         started = time.perf_counter()
         matched = len(match(parsed, packages))
         match_times.append(time.perf_counter() - started)
-    return {
+    figures: dict[str, Any] = {
         "advisories": advisories,
         "package_versions": versions,
         "matches": matched,
@@ -182,27 +229,64 @@ def bench_matching(advisories: int, versions: int, repeats: int) -> dict[str, An
         "match_s": round(statistics.median(match_times), 3),
         "total_s": round(statistics.median(parse_times) + statistics.median(match_times), 3),
     }
+    figures["load_osv_s"] = asyncio.run(_load_osv_once(packages, document))
+    return figures
+
+
+async def _load_osv_once(packages: list[PackageRecord], document: bytes) -> float:
+    """``load osv`` end to end, once: the catalog's packages read from the store, matched,
+    their users found, findings and vulnerabilities written (100 packages per component)."""
+    folder = Path(tempfile.mkdtemp(prefix="devgraph-osv-"))
+    (folder / "advisories.json").write_bytes(document)
+
+    async def once(store: EmbeddedStore) -> float:
+        users = [component(f"svc-{n}", "team") for n in range(len(packages) // 100 + 1)]
+        uses = [
+            PackageUse(users[n // 100].entity.ref, package, None, "required", "bom.json")
+            for n, package in enumerate(packages)
+        ]
+        await store.apply(
+            ChangeSet(source="bench-sbom", upserts=users, facts=SourceFacts(packages=uses))
+        )
+        started = time.perf_counter()
+        (outcome,) = await load_osv(store, [folder / "advisories.json"])
+        assert outcome.ok, outcome.error
+        return round(time.perf_counter() - started, 3)
+
+    return await _with_store(once)
 
 
 async def bench_summary(components: int, findings: int, queries: int) -> dict[str, Any]:
+    """A team's findingSummary over GraphQL at ``components`` components: p50/p95."""
     teams = max(components // 100, 1)
     rng = random.Random(3)
 
     async def run(store: EmbeddedStore) -> float:
         parents = [group(f"dept-{d}", None) for d in range(max(teams // 10, 1))]
         children = [group(f"team-{t}", f"dept-{t % len(parents)}") for t in range(teams)]
-        upserts = parents + children + [
-            component(f"svc-{n}", f"team-{n % teams}") for n in range(components)
-        ]
+        upserts = (
+            parents
+            + children
+            + [component(f"svc-{n}", f"team-{n % teams}") for n in range(components)]
+        )
         await store.apply(ChangeSet(source="bench", upserts=upserts))
         by_entity: dict[str, list[ObservedFinding]] = {}
         for n in range(findings):
             entity = f"component:default/svc-{rng.randrange(components)}"
-            by_entity.setdefault(entity, []).append(ObservedFinding(
-                entity=entity, kind="CODE", tool="bench", rule=f"R{n % 50}", fingerprint=str(n),
-                severity=rng.choice(["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]), message="x"))
-        await apply_report(store, SourceReport(
-            "bench-findings", [f for fs in by_entity.values() for f in fs]))
+            by_entity.setdefault(entity, []).append(
+                ObservedFinding(
+                    entity=entity,
+                    kind="CODE",
+                    tool="bench",
+                    rule=f"R{n % 50}",
+                    fingerprint=str(n),
+                    severity=rng.choice(["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]),
+                    message="x",
+                )
+            )
+        await apply_report(
+            store, SourceReport("bench-findings", [f for fs in by_entity.values() for f in fs])
+        )
         schema = build_schema()
         viewer = Viewer.local_admin("bench")
         query = "query($t: String!) { group(ref: $t) { findingSummary { critical high total } } }"
@@ -223,8 +307,12 @@ async def bench_summary(components: int, findings: int, queries: int) -> dict[st
         summary["department_ms"] = round((time.perf_counter() - started) * 1000, 2)
         return 0.0
 
-    summary: dict[str, Any] = {"components": components, "teams": teams, "open_findings": findings,
-                               "queries": queries}
+    summary: dict[str, Any] = {
+        "components": components,
+        "teams": teams,
+        "open_findings": findings,
+        "queries": queries,
+    }
     await _with_store(run)
     return summary
 
@@ -245,8 +333,11 @@ def main() -> None:
         "osv_matching": bench_matching(args.advisories, args.versions, args.repeats),
         "team_summary": asyncio.run(bench_summary(args.components, args.findings, args.queries)),
     }
-    print(json.dumps(figures, indent=2) if args.json else "\n".join(
-        f"{name}: {json.dumps(values)}" for name, values in figures.items()))
+    print(
+        json.dumps(figures, indent=2)
+        if args.json
+        else "\n".join(f"{name}: {json.dumps(values)}" for name, values in figures.items())
+    )
 
 
 if __name__ == "__main__":

@@ -91,9 +91,11 @@ def serve(
     err.print(f"devgraph serving GraphQL at [bold]http://{bind_host}:{bind_port}/graphql[/]")
     if settings.allow_anonymous_read:
         err.print("[yellow]anonymous read is enabled:[/] anyone who reaches this port can read the catalog")
+    from federation import sync_forever  # noqa: PLC0415
+
     graph = make_store(settings)
     uvicorn.run(
-        create_app(graph, settings, routes=_loader_routes(graph)),
+        create_app(graph, settings, routes=_loader_routes(graph), background=[sync_forever]),
         host=bind_host,
         port=bind_port,
         log_level="info",
@@ -720,6 +722,149 @@ def findings_command(
         err.print("no open findings")
     else:
         Console(width=max(160, Console().width)).print(findings_table(teams))
+
+
+# -- federation: other IDPs merged into one view ------------------------------------------------
+peers_app = typer.Typer(help="Other IDPs this hub federates.", no_args_is_help=True)
+app.add_typer(peers_app, name="peers")
+federate_app = typer.Typer(help="Sync federated peers.", no_args_is_help=True)
+app.add_typer(federate_app, name="federate")
+
+
+@peers_app.command("add")
+def peers_add_command(
+    name: Annotated[str, typer.Argument(help="Peer name; its entities' source is peer:NAME.")],
+    kind: Annotated[str, typer.Option(help="devgraph, backstage or file.")],
+    url: Annotated[str, typer.Option(help="devgraph or Backstage base URL, or export path.")],
+    unit: Annotated[
+        str | None, typer.Option(help="Business unit of its entities [default: NAME].")
+    ] = None,
+    token_env: Annotated[
+        str | None,
+        typer.Option(help="Environment variable holding its token (the token is never stored)."),
+    ] = None,
+    interval: Annotated[int, typer.Option(help="Seconds between syncs under serve.")] = 300,
+    precedence: Annotated[
+        int, typer.Option(help="Higher wins when the same entity is in several units.")
+    ] = 0,
+    store: StoreOption = None,
+) -> None:
+    """Add a peer, or change an existing peer's config."""
+    from federation import add_peer  # noqa: PLC0415 - keep CLI start-up light
+
+    async def work(graph: GraphStore) -> Any:
+        return await add_peer(
+            graph,
+            name,
+            kind=kind,
+            url=url,
+            unit=unit,
+            token_env=token_env,
+            interval=interval,
+            precedence=precedence,
+        )
+
+    try:
+        peer = _with_store(store, work)
+    except ValueError as exc:
+        err.print(f"[red]bad option:[/] {exc}")
+        raise typer.Exit(2) from exc
+    err.print(
+        f"peer {peer.name} ({peer.kind}, unit {peer.unit}) at {peer.url}; "
+        f"sync it with: devgraph federate sync {peer.name}"
+    )
+
+
+@peers_app.command("list")
+def peers_list_command(store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """List peers and how their last sync went."""
+    from dataclasses import asdict  # noqa: PLC0415
+
+    rows = [asdict(p) for p in _with_store(store, lambda graph: graph.get_peers())]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="peers")
+    columns = ("name", "kind", "unit", "url", "status", "entity_count", "last_synced_at", "error")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[c]) if row[c] is not None else "" for c in columns))
+    Console().print(table)
+
+
+@peers_app.command("remove")
+def peers_remove_command(
+    name: Annotated[str, typer.Argument(help="The peer to forget; its entities leave the hub.")],
+    store: StoreOption = None,
+) -> None:
+    """Remove a peer and every entity the hub took from it."""
+    from federation import UnknownPeer, remove_peer  # noqa: PLC0415
+
+    try:
+        report = _with_store(store, lambda graph: remove_peer(graph, name, actor=_operator()))
+    except UnknownPeer as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    err.print(f"peer {name} removed with its {len(report.removed)} entities")
+
+
+@federate_app.command("sync")
+def federate_sync_command(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Peers to sync [default: every peer].")
+    ] = None,
+    accept_shrink: Annotated[
+        bool, typer.Option(help="Write even when a peer returns under half its last count.")
+    ] = False,
+    full: Annotated[
+        bool, typer.Option(help="Read devgraph peers whole, not only what changed.")
+    ] = False,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sync peers now; exit 1 when any is STALE, HELD or ERROR."""
+    from federation import UnknownPeer, sync_peers  # noqa: PLC0415
+
+    async def work(graph: GraphStore) -> list[Any]:
+        return await sync_peers(
+            graph, names or (), accept_shrink=accept_shrink, full=full, actor=_operator()
+        )
+
+    try:
+        reports = _with_store(store, work)
+    except UnknownPeer as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps([r.summary() for r in reports], indent=2))
+    else:
+        _print_syncs(reports)
+    if any(not r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+def _print_syncs(reports: list[Any]) -> None:
+    table = Table(title="federation sync")
+    columns = ("peer", "status", "added", "updated", "removed", "restitched", "entities")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("peer", "status") else "right")
+    for r in reports:
+        table.add_row(
+            r.peer,
+            r.status,
+            *(str(len(x)) for x in (r.added, r.updated, r.removed, r.restitched)),
+            str(r.entity_count),
+        )
+    err.print(table)
+    for r in reports:
+        if r.error:
+            err.print(Text.assemble((f"{r.peer}: ", "red"), r.error), soft_wrap=True)
+        for rejection in r.rejected:
+            line = f"{rejection.location}: {rejection.reason}"
+            err.print(Text.assemble(("rejected ", "red"), line), soft_wrap=True)
+        for line in [*r.ambiguous, *r.conflicts]:
+            err.print(Text.assemble(("warning ", "yellow"), line), soft_wrap=True)
 
 
 def main() -> None:

@@ -47,6 +47,7 @@ def print_loads(outcomes: list[FileOutcome], console: Console) -> None:
 
 
 def findings_json(teams: list[TeamFindings]) -> list[dict[str, Any]]:
+    """``devgraph findings --json``: teams, their open counts, components and findings."""
     return [
         {
             "team": group.team,

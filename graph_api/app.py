@@ -6,8 +6,10 @@ viewer, the policy decides what that viewer may do, and the GraphQL view execute
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from starlette.applications import Starlette
@@ -57,6 +59,7 @@ class DevgraphGraphQL(GraphQL[RequestContext, None]):
         self.store = store
         self.policy = policy
         self.max_page = settings.limits.max_page
+        self.changes_overlap_s = settings.changes_overlap_s
         self.metrics = metrics
 
     async def get_context(self, request: Any, response: Any = None) -> RequestContext:
@@ -65,6 +68,7 @@ class DevgraphGraphQL(GraphQL[RequestContext, None]):
             viewer=request.state.viewer,
             policy=self.policy,
             max_page=self.max_page,
+            changes_overlap_s=self.changes_overlap_s,
         )
 
     async def process_result(
@@ -73,13 +77,31 @@ class DevgraphGraphQL(GraphQL[RequestContext, None]):
         self.metrics.observe_graphql_errors(result.errors or [])
         return await super().process_result(request, result)
 
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON of a request: an object (or a batch array), else Strawberry's 400.
+
+        Strawberry answers a JSONDecodeError with a 400 but lets deep nesting, bad UTF-8 and
+        bodies that are a bare string or number through to a 500.
+        """
+        try:
+            value = json.loads(data)
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise json.JSONDecodeError(f"request body is not JSON: {exc}", "", 0) from exc
+        if not isinstance(value, dict | list):
+            raise json.JSONDecodeError("request body must be a JSON object", "", 0)
+        return value
+
     def serves_ide(self, request: Request) -> bool:
         """GraphiQL is a static page: served without credentials (it sends them itself)."""
         return self.graphql_ide is not None and self.should_render_graphql_ide(request)
 
 
 def create_app(
-    store: GraphStore, settings: Settings | None = None, *, routes: Sequence[BaseRoute] = ()
+    store: GraphStore,
+    settings: Settings | None = None,
+    *,
+    routes: Sequence[BaseRoute] = (),
+    background: Sequence[Callable[[GraphStore], Awaitable[None]]] = (),
 ) -> Starlette:
     """Wire the store into an ASGI app; the store is opened and closed with the app.
 
@@ -88,6 +110,8 @@ def create_app(
         settings: server settings; defaults from the environment.
         routes: extra routes the CLI wires in (e.g. loaders' webhooks, which authenticate
             with their own signatures rather than bearer tokens).
+        background: jobs the CLI wires in (e.g. federation's peer syncs), each run as a task
+            over the open store while the app serves, and cancelled when it stops.
 
     Example:
         >>> app = create_app(EmbeddedStore(".devgraph"), Settings())  # doctest: +SKIP
@@ -152,9 +176,14 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        tasks = [asyncio.create_task(job(store)) for job in background]
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            # A job's own failure is its to log; here it must only not keep the store open.
+            await asyncio.gather(*tasks, return_exceptions=True)
             await store.close()
 
     all_routes = [

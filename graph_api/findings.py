@@ -31,8 +31,13 @@ from graph_api.store import (
 )
 from graph_api.store._records import now_iso
 
-
+# Plain strings, as stored: the lifecycle compares them for every finding of a report.
+OPEN = FindingStatus.OPEN.value
+RESOLVED = FindingStatus.RESOLVED.value
+SUPPRESSED = FindingStatus.SUPPRESSED.value
 MAX_TEAM_DEPTH = 30
+# Up to this many teams, one ownership walk per team beats one batched lookup.
+FEW_TEAMS = 24
 ALL_FINDINGS = 10**9
 
 
@@ -148,18 +153,16 @@ async def apply_report(
         record = stated[key] = _record(key, source, found, old, at)
         if old is None:
             changes.created.append(record)
-            result.opened += record.status == FindingStatus.OPEN.value
+            result.opened += record.status == OPEN
         elif old != record:
             changes.updated.append(record)
-            if old.status == FindingStatus.RESOLVED.value:
+            if old.status == RESOLVED:
                 result.reopened += 1
             else:
                 result.updated += 1
     for key, old in existing.items():
-        if key not in stated and old.status != FindingStatus.RESOLVED.value:
-            changes.updated.append(
-                replace(old, status=FindingStatus.RESOLVED.value, resolved_at=at)
-            )
+        if key not in stated and old.status != RESOLVED:
+            changes.updated.append(replace(old, status=RESOLVED, resolved_at=at))
             result.resolved += 1
     _count(result, list(stated.values()))
     facts = report.facts
@@ -177,7 +180,7 @@ async def apply_report(
 def _record(
     key: str, source: str, found: ObservedFinding, old: FindingRecord | None, at: str
 ) -> FindingRecord:
-    status = FindingStatus.SUPPRESSED if found.suppressed else FindingStatus.OPEN
+    status = SUPPRESSED if found.suppressed else OPEN
     return FindingRecord(
         id=key,
         source=source,
@@ -187,7 +190,7 @@ def _record(
         rule=found.rule,
         fingerprint=found.fingerprint,
         severity=found.severity,
-        status=status.value,
+        status=status,
         message=found.message,
         first_seen=old.first_seen if old is not None else at,
         last_seen=at,
@@ -202,9 +205,9 @@ def _record(
 
 
 def _count(result: FindingsReport, findings: list[FindingRecord]) -> None:
-    open_findings = [f for f in findings if f.status == FindingStatus.OPEN.value]
+    open_findings = [f for f in findings if f.status == OPEN]
     result.open = len(open_findings)
-    result.suppressed = sum(f.status == FindingStatus.SUPPRESSED.value for f in findings)
+    result.suppressed = sum(f.status == SUPPRESSED for f in findings)
     result.entities = sorted({f.entity for f in findings})
     result.by_severity = dict(Counter(f.severity for f in open_findings))
 
@@ -217,8 +220,18 @@ async def teams_below(store: GraphStore, team: str) -> list[str]:
 
 async def owned_entities(store: GraphStore, team: str) -> list[str]:
     """Entities owned by the team or a team below it: what a team's findings are about."""
-    owned = await store.related(await teams_below(store, team), RelationType.OWNED_BY, Direction.IN)
-    return sorted({ref for refs in owned.values() for ref in refs})
+    teams = await teams_below(store, team)
+    if len(teams) > FEW_TEAMS:
+        owned = await store.related(teams, RelationType.OWNED_BY, Direction.IN)
+        return sorted({ref for refs in owned.values() for ref in refs})
+    # A traversal from one team is an index walk (~1 ms at 100k entities); the batched
+    # lookup plans a scan of every entity (~50 ms), which only pays off for many teams.
+    found: set[str] = set()
+    for each in teams:
+        found.update(
+            r.ref for r in await store.reachable(each, RelationType.OWNED_BY, Direction.IN, 1)
+        )
+    return sorted(found)
 
 
 def summarise(counts: Iterable[dict[str, int]]) -> dict[str, int]:
@@ -254,7 +267,7 @@ async def open_findings_by_team(
         worst: only findings of this severity or worse.
     """
     severities = [s.value for s in SEVERITIES if worst is None or s.rank >= worst.rank]
-    where = FindingFilter(statuses=[FindingStatus.OPEN.value], severities=severities)
+    where = FindingFilter(statuses=[OPEN], severities=severities)
     if team is not None:
         where.entities = await owned_entities(store, team)
     findings, _ = await store.find_findings(where, 0, ALL_FINDINGS)
@@ -288,6 +301,8 @@ async def scope_of(store: GraphStore, record: EntityRecord) -> list[str]:
     if kind == "group":
         return await owned_entities(store, record.ref)
     if kind in ("system", "domain"):
-        parts = await store.reachable(record.ref, RelationType.PART_OF, Direction.IN, MAX_TEAM_DEPTH)
+        parts = await store.reachable(
+            record.ref, RelationType.PART_OF, Direction.IN, MAX_TEAM_DEPTH
+        )
         return sorted({record.ref, *(r.ref for r in parts)})
     return [record.ref]

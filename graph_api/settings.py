@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     licenses: LicensePolicy = Field(default_factory=LicensePolicy)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     oidc: Oidc = Field(default_factory=Oidc)
+    changes_overlap_s: int = Field(
+        default=300,
+        ge=0,
+        description="Seconds of audit trail before a hub's cursor that `changes(since:)` reads "
+        "again, for writes that committed after the hub's last read (see api/federation.py).",
+    )
     neo4j_uri: str | None = Field(default=None, validation_alias="NEO4J_URI")
     neo4j_user: str = Field(default="neo4j", validation_alias="NEO4J_USER")
     neo4j_password: str | None = Field(default=None, validation_alias="NEO4J_PASSWORD")

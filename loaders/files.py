@@ -82,7 +82,8 @@ class FileSystemTree:
         return str(Path(path).resolve())
 
     def read_text(self, path: PurePath) -> str:
-        return Path(path).read_text(encoding="utf-8")
+        # YAML allows a leading byte order mark, and Backstage's parser skips it.
+        return Path(path).read_text(encoding="utf-8-sig")
 
     def is_file(self, path: PurePath) -> bool:
         return Path(path).is_file()

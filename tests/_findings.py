@@ -25,7 +25,11 @@ from loaders.files import load_files
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-SHOP, BILLING, LEGACY = "component:default/shop", "component:default/billing", "component:default/legacy"
+SHOP, BILLING, LEGACY = (
+    "component:default/shop",
+    "component:default/billing",
+    "component:default/legacy",
+)
 ORG, TEAM_A, TEAM_B = "group:default/org", "group:default/team-a", "group:default/team-b"
 COMMERCE, RETAIL = "system:default/commerce", "domain:default/retail"
 
@@ -87,7 +91,7 @@ async def load_estate(store: GraphStore, folder: Path) -> None:
 
 # -- code scanners ----------------------------------------------------------------------------
 VULNERABLE = {
-    "app/run.py": '''
+    "app/run.py": """
         import subprocess
 
 
@@ -97,14 +101,14 @@ VULNERABLE = {
 
         def evaluate(text):
             return eval(text)
-    ''',
-    "app/store.py": '''
+    """,
+    "app/store.py": """
         import pickle
 
 
         def load(blob):
             return pickle.loads(blob)
-    ''',
+    """,
 }
 SEMGREP_RULES = """
 rules:
@@ -130,7 +134,9 @@ def write_code(folder: Path, files: dict[str, str] = VULNERABLE) -> Path:
 
 
 def _run(command: list[str], cwd: Path, out: Path) -> Path:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
     # Scanners exit 1 when they find something; anything else is a failure of the tool.
     assert done.returncode in (0, 1) and out.is_file(), done.stderr[-2000:]
     return out
@@ -157,8 +163,17 @@ def semgrep_sarif(code: Path, out: Path) -> Path:
     (code / "rules.yml").write_text(SEMGREP_RULES.lstrip(), encoding="utf-8")
     env = {**os.environ, "SEMGREP_SEND_METRICS": "off", "HOME": str(code.parent)}
     command = [
-        str(semgrep_binary()), "scan", "--config", "rules.yml", "--metrics=off", "--sarif",
-        "--disable-version-check", "--quiet", "--output", str(out), "app",
+        str(semgrep_binary()),
+        "scan",
+        "--config",
+        "rules.yml",
+        "--metrics=off",
+        "--sarif",
+        "--disable-version-check",
+        "--quiet",
+        "--output",
+        str(out),
+        "app",
     ]
     done = subprocess.run(
         command, cwd=code, capture_output=True, text=True, timeout=120, check=False, env=env
@@ -188,11 +203,21 @@ def fake_environment(folder: Path, packages: dict[str, tuple[str, list[str]]]) -
 
 def cyclonedx_sbom(python: Path, out: Path, *, project: Path | None = None) -> Path:
     """``cyclonedx-py environment`` of that interpreter's environment, as CycloneDX 1.6 JSON."""
-    command = [str(BIN / "cyclonedx-py"), "environment", "--of", "JSON", "--sv", "1.6",
-               "-o", str(out)]
+    command = [
+        str(BIN / "cyclonedx-py"),
+        "environment",
+        "--of",
+        "JSON",
+        "--sv",
+        "1.6",
+        "-o",
+        str(out),
+    ]
     if project is not None:
         command += ["--pyproject", str(project)]
-    done = subprocess.run([*command, str(python)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*command, str(python)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return out
 

@@ -229,6 +229,7 @@ class RequestContext:
     viewer: Viewer
     policy: Policy
     max_page: int = 100
+    changes_overlap_s: int = 300
     entity_by_ref: EntityByRefLoader = field(init=False)
     _related: dict[tuple[RelationType, Direction], RelatedByRefLoader] = field(
         init=False, default_factory=dict

@@ -19,7 +19,7 @@ from graph_api import findings as service
 from graph_api.api.context import RequestContext
 from graph_api.api.errors import BadInput, NotFound
 from graph_api.model import RefError, normalize_ref
-from graph_api.model.findings import SEVERITIES, spdx_ids
+from graph_api.model.findings import SEVERITIES, Severity, spdx_ids
 from graph_api.store import (
     EntityRecord,
     FindingFilter,
@@ -61,8 +61,10 @@ class FindingKind(Enum):
     LICENSE = "LICENSE"
 
 
-@strawberry.type(description="What a scanner, SBOM, advisory or the license policy says about "
-                 "one entity; a re-scan updates it by its fingerprint.")
+@strawberry.type(
+    description="What a scanner, SBOM, advisory or the license policy says about "
+    "one entity; a re-scan updates it by its fingerprint."
+)
 class Finding:
     id: strawberry.ID
     kind: FindingKind
@@ -93,6 +95,7 @@ class Finding:
 
 
 def to_finding(record: FindingRecord) -> Finding:
+    """The GraphQL object for a stored finding."""
     return Finding(
         id=strawberry.ID(record.id),
         kind=FindingKind(record.kind),
@@ -186,8 +189,8 @@ async def find_findings(
         if text:
             record = await _record(info, _ref(text, kind, argument), argument)
             scopes.append(set(await _authorised_scope(info, record)))
-    if not scopes and not context.policy.sees_all_findings(context.viewer):
-        await context.policy.require_findings(context.viewer, None, "every team")
+    if not scopes:
+        context.policy.require_all_findings(context.viewer)
     where = FindingFilter(
         entities=sorted(set.intersection(*scopes)) if scopes else None,
         tools=given.tool,
@@ -202,6 +205,7 @@ async def find_findings(
 async def entity_findings(
     info: Ctx, ref: str, status: Sequence[FindingStatus] | None
 ) -> list[Finding]:
+    """An entity's findings, worst first, for a viewer who may see them."""
     record = await _record(info, ref, "ref")
     await info.context.policy.require_findings(info.context.viewer, record.owner, ref)
     wanted = {s.value for s in status} if status else None
@@ -213,6 +217,7 @@ async def entity_findings(
 
 
 async def finding_summary(info: Ctx, ref: str) -> FindingSummary:
+    """Open findings per severity of an entity's scope (see ``scope_of``)."""
     record = await _record(info, ref, "ref")
     refs = await _authorised_scope(info, record)
     counts = await info.context.open_counts_by_ref.load_many(refs)
@@ -246,6 +251,7 @@ class PackageLicense:
 
 
 def to_licenses(declarations: Sequence[PackageDeclaration]) -> list[PackageLicense]:
+    """One entry per license statement of every SBOM that lists the package."""
     return [
         PackageLicense(
             expression=statement.expression,
@@ -296,4 +302,4 @@ def to_vulnerabilities(records: Sequence[VulnerabilityRecord]) -> list[PackageVu
 
 
 def _rank(severity: FindingSeverity) -> int:
-    return len(SEVERITIES) - [s.value for s in SEVERITIES].index(severity.value)
+    return Severity(severity.value).rank

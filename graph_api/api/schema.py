@@ -21,6 +21,7 @@ from graph_api.api.code_types import (
     to_package,
 )
 from graph_api.api.cost import SCALARS, CostQuery
+from graph_api.api.federation import FederationQuery
 from graph_api.api.findings import Finding, FindingFilterInput, find_findings
 from graph_api.api.errors import BadInput, NotFound, should_mask
 from graph_api.api.limits import DEFAULT_PAGE, LimitedSchema, limit_extensions
@@ -91,6 +92,7 @@ def _filter(filter: EntityFilterInput | None, kind: str | None) -> EntityFilter:
         tag=given.tag,
         annotation=given.annotation,
         text=given.text,
+        units=given.unit,
     )
 
 
@@ -297,7 +299,7 @@ class AuditEntry:
 
 
 @strawberry.type
-class Query(CostQuery):
+class Query(CostQuery, FederationQuery):
     @strawberry.field(description="Any entity by its global id.")
     async def node(self, info: Ctx, id: strawberry.ID) -> Node | None:
         ref = ref_from_global_id(str(id))
@@ -693,14 +695,20 @@ ENTITY_TYPES = [
 ]
 
 
+class SubgraphSchema(LimitedSchema, strawberry.federation.Schema):
+    """The limited schema as an Apollo Federation v2 subgraph: ``@key(fields: "ref")`` on the
+    entity types, ``_entities`` resolved in batches, ``_service { sdl }``."""
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The devgraph GraphQL schema, with the request limits of ``settings``."""
     settings = settings or Settings()
-    return LimitedSchema(
+    return SubgraphSchema(
         query=Query,
         mutation=Mutation,
         types=ENTITY_TYPES,
         config=StrawberryConfig(scalar_map=SCALARS),
+        federation_version="2.11",
         limits=settings.limits,
         extensions=[
             lambda: MaskErrors(should_mask_error=should_mask),

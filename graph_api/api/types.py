@@ -28,6 +28,7 @@ from graph_api.api.code_types import (
 )
 from graph_api.api.context import RequestContext
 from graph_api.api.cost import Costed
+from graph_api.api.federation import Provenance, to_provenance
 from graph_api.api.findings import Finding, FindingStatus, WithFindings, entity_findings
 from graph_api.model import RELATION_NAMES, RelationType
 from graph_api.store import Direction, EntityRecord
@@ -103,8 +104,23 @@ class Entity(Node):
     location: str | None = strawberry.field(description="Where it was defined: file:line, ...")
     updated_at: str | None
     resolved: bool
+    unit: str | None = strawberry.field(
+        description="Business unit of a federated entity; null for this instance's own."
+    )
     # The stored record; descriptor-derived fields below read it only when a query asks.
     record: strawberry.Private[EntityRecord]
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, ref: str) -> Entity | None:
+        """An Apollo Federation reference by ``ref``, through the request's entity loader, so
+        one ``_entities`` call costs one store call however many references it holds."""
+        record = await info.context.entity_by_ref.load(ref)
+        entity = to_entity(record) if record is not None else None
+        return entity if isinstance(entity, cls) else None
+
+    @strawberry.field(description="Where a federated entity comes from; null for own entities.")
+    def provenance(self) -> Provenance | None:
+        return to_provenance(self.record)
 
     @strawberry.field
     def labels(self) -> JSON:
@@ -159,6 +175,7 @@ def _base_fields(record: EntityRecord) -> dict[str, Any]:
         "location": record.location,
         "updated_at": record.updated_at,
         "resolved": not record.stub,
+        "unit": record.unit,
         "record": record,
     }
 
@@ -197,7 +214,7 @@ class _InSystem:
         return await _one(info, self.ref, RelationType.PART_OF, Direction.OUT, "system:")
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["ref"])
 class Component(_Owned, _Dependencies, _InSystem, Costed, WithFindings, Entity):
     type: str | None
     lifecycle: str | None
@@ -254,7 +271,7 @@ class Component(_Owned, _Dependencies, _InSystem, Costed, WithFindings, Entity):
         return await entity_findings(info, self.ref, status)
 
 
-@strawberry.type(name="API")
+@strawberry.federation.type(name="API", keys=["ref"])
 class Api(_Owned, _InSystem, Entity):
     type: str | None
     lifecycle: str | None
@@ -273,12 +290,12 @@ class Api(_Owned, _InSystem, Entity):
         return await _of_kind(info, self.ref, RelationType.CONSUMES_API, Direction.IN, "component:")
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["ref"])
 class Resource(_Owned, _Dependencies, _InSystem, Costed, Entity):
     type: str | None
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["ref"])
 class System(_Owned, Costed, WithFindings, Entity):
     type: str | None
 
@@ -303,7 +320,7 @@ class System(_Owned, Costed, WithFindings, Entity):
         return await _of_kind(info, self.ref, RelationType.PART_OF, Direction.IN, "resource:")
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["ref"])
 class Domain(_Owned, Costed, WithFindings, Entity):
     type: str | None
 
@@ -329,7 +346,7 @@ class _OwnerOf:
         return await _related(info, self.ref, RelationType.OWNED_BY, Direction.IN)
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["ref"])
 class Group(_OwnerOf, Costed, WithFindings, Entity):
     type: str | None
     profile: JSON | None
@@ -347,7 +364,7 @@ class Group(_OwnerOf, Costed, WithFindings, Entity):
         return await _of_kind(info, self.ref, RelationType.MEMBER_OF, Direction.IN, "user:")
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["ref"])
 class User(_OwnerOf, Entity):
     profile: JSON | None
 
@@ -356,18 +373,20 @@ class User(_OwnerOf, Entity):
         return await _of_kind(info, self.ref, RelationType.MEMBER_OF, Direction.OUT, "group:")
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["ref"])
 class Location(Entity):
     type: str | None
     targets: list[str]
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["ref"])
 class Template(_Owned, Entity):
     type: str | None
 
 
-@strawberry.type(description="An entity of a kind devgraph has no dedicated type for.")
+@strawberry.federation.type(
+    keys=["ref"], description="An entity of a kind devgraph has no dedicated type for."
+)
 class GenericEntity(Entity):
     type: str | None
 
@@ -465,6 +484,9 @@ class EntityFilterInput:
     tag: str | None = None
     annotation: str | None = strawberry.field(default=None, description="`key` or `key=value`.")
     text: str | None = strawberry.field(default=None, description="Substring of name, title, description or tags.")
+    unit: list[str] | None = strawberry.field(
+        default=None, description="Business units of federated entities."
+    )
 
 
 @strawberry.enum

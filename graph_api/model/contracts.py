@@ -40,6 +40,9 @@ NODE_PROPERTIES: dict[str, str] = {
     "hash": "Content hash of the descriptor; unchanged hash means nothing to write.",
     "stub": "True for a ref that relations point at but no source defines.",
     "updated_at": "When the entity last changed (UTC, ISO 8601).",
+    "unit": "Business unit of a federated entity (its peer's unit); null for the hub's own.",
+    "provenance": "JSON of a federated entity: peer, unit, originalRef, syncedAt; a merged "
+    "entity adds `copies` (every unit's copy, winner first) and `fields` (field -> peer).",
 }
 
 
@@ -98,7 +101,9 @@ FACT_NODES: dict[str, dict[str, Any]] = {
         "properties": {
             "source": "Source key.",
             "state": "JSON: what the source was read at (git: head, branch, config, "
-            "dependencies), the hash of each kind of fact, and the number of rejections.",
+            "dependencies), the hash of each kind of fact, and the number of rejections; for a "
+            "peer (`peer:<name>`): its changes cursor and, per original ref held, the digest, "
+            "same-as keys and the targets that did not resolve inside its unit.",
         },
     },
 }
@@ -196,6 +201,28 @@ COST_NODES: dict[str, dict[str, Any]] = {
 }
 
 
+# Federation: the other IDPs this hub merges (see federation/ and README "Federation").
+FEDERATION_NODES: dict[str, dict[str, Any]] = {
+    "Peer": {
+        "key": "name",
+        "properties": {
+            "name": "Peer name; its entities come from source `peer:<name>`.",
+            "kind": "devgraph, backstage or file.",
+            "url": "GraphQL base URL, Backstage base URL, or export file path.",
+            "unit": "Business unit its entities belong to (their namespace `<unit>` or "
+            "`<unit>--<namespace>`).",
+            "token_env": "Name of the environment variable holding its token (never the token).",
+            "interval": "Seconds between background syncs under `devgraph serve`.",
+            "precedence": "Higher wins when entities of several units are merged as the same.",
+            "status": "OK, STALE, HELD or ERROR; null before the first sync.",
+            "error": "Why the last sync failed or was held.",
+            "last_synced_at": "When the hub last wrote this peer's data or status (UTC).",
+            "entity_count": "Entities the hub holds of this peer.",
+        },
+    },
+}
+
+
 # Findings and dependency health, joined to entities and packages by value (entity, purl).
 FINDING_NODES: dict[str, dict[str, Any]] = {
     "Finding": {
@@ -279,6 +306,7 @@ def graph_model() -> dict[str, Any]:
             **FACT_NODES,
             **COST_NODES,
             **FINDING_NODES,
+            **FEDERATION_NODES,
         },
         "relationships": {
             rel.value: {

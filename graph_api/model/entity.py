@@ -344,6 +344,40 @@ def descriptor_hash(descriptor: dict[str, Any]) -> str:
     return content_hash(descriptor)
 
 
+def spec_relations(
+    kind: str, ref: str, namespace: str, spec: dict[str, Any], problems: list[str]
+) -> list[Relation]:
+    """The relations the relation fields of ``spec`` declare, as Backstage derives them.
+
+    Args:
+        kind: the entity's kind, any case.
+        ref: the declaring entity's canonical ref.
+        namespace: its namespace, the default for refs that name none.
+        spec: the spec, or any subset of its fields.
+        problems: where a ref that cannot be read is reported (``spec.field[i]: why``).
+    """
+    relations: list[Relation] = []
+    for field_name, default_kind, rel_type, outgoing in _RELATION_FIELDS.get(kind.lower(), ()):
+        value = spec.get(field_name)
+        if value is None:
+            continue
+        targets = value if isinstance(value, list) else [value]
+        for index, target_text in enumerate(targets):
+            try:
+                other = str(
+                    EntityRef.parse(
+                        target_text, default_kind=default_kind, default_namespace=namespace
+                    )
+                )
+            except RefError as exc:
+                where = f"spec.{field_name}" + (f"[{index}]" if isinstance(value, list) else "")
+                problems.append(f"{where}: {exc}")
+                continue
+            source, target = (ref, other) if outgoing else (other, ref)
+            relations.append(Relation(rel_type, source, target, ref))
+    return relations
+
+
 def parse_entity(document: Any) -> Entity:
     """Validate one descriptor as Backstage would and derive its relations.
 
@@ -400,26 +434,7 @@ def parse_entity(document: Any) -> Entity:
     namespace = metadata.namespace
     display_kind = KIND_NAMES.get(kind_key, kind)
     ref = canonical_ref(display_kind, namespace, metadata.name)
-    relations: list[Relation] = []
-    spec = raw_spec or {}
-    for field_name, default_kind, rel_type, outgoing in _RELATION_FIELDS.get(kind_key, ()):
-        value = spec.get(field_name)
-        if value is None:
-            continue
-        targets = value if isinstance(value, list) else [value]
-        for index, target_text in enumerate(targets):
-            try:
-                other = str(
-                    EntityRef.parse(
-                        target_text, default_kind=default_kind, default_namespace=namespace
-                    )
-                )
-            except RefError as exc:
-                where = f"spec.{field_name}" + (f"[{index}]" if isinstance(value, list) else "")
-                problems.append(f"{where}: {exc}")
-                continue
-            source, target = (ref, other) if outgoing else (other, ref)
-            relations.append(Relation(rel_type, source, target, ref))
+    relations = spec_relations(kind_key, ref, namespace, raw_spec or {}, problems)
     if problems:
         raise DescriptorError(problems)
     descriptor = dict(document)

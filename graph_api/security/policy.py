@@ -130,11 +130,16 @@ class Policy:
                 "the teams above it, admins and the security roles"
             )
 
-    def sees_all_findings(self, viewer: Viewer) -> bool:
-        """Findings across every team: admins and the configured security roles."""
-        return viewer.authenticated and (
-            viewer.role == Role.ADMIN.value or viewer.role in self.findings_roles
-        )
+    def require_all_findings(self, viewer: Viewer) -> None:
+        """Findings across every team: admins and the configured security roles only."""
+        if not viewer.authenticated or (
+            viewer.role != Role.ADMIN.value and viewer.role not in self.findings_roles
+        ):
+            roles = ", ".join(sorted({Role.ADMIN.value, *self.findings_roles}))
+            raise Forbidden(
+                f"findings across every team need one of the roles: {roles}; filter by your "
+                "team, one of its entities or systems instead"
+            )
 
     async def _can_see(self, viewer: Viewer, owner: str | None, roles: frozenset[str]) -> bool:
         if not viewer.authenticated:

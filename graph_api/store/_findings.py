@@ -76,6 +76,7 @@ FINDING_ORDER = "f.rank DESC, f.entity, f.rule, f.file, f.line, f.id"
 
 
 def finding_row(finding: FindingRecord) -> dict[str, Any]:
+    """The stored properties of a finding, with its ``rank``."""
     row = {name: getattr(finding, name) for name in FINDING_FIELDS}
     row["rank"] = Severity(finding.severity).rank
     return row
@@ -93,10 +94,10 @@ def finding_clause(where: FindingFilter) -> tuple[str, dict[str, Any]]:
     """``WHERE`` text (fixed fragments only) and parameters, entities aside."""
     clauses = ["true"]
     params: dict[str, Any] = {}
-    for name in FINDING_CLAUSES:
+    for name, clause in FINDING_CLAUSES.items():
         values = getattr(where, name)
         if values is not None:
-            clauses.append(FINDING_CLAUSES[name])
+            clauses.append(clause)
             params[name] = [v.upper() for v in values] if name != "tools" else list(values)
     return " AND ".join(clauses), params
 
@@ -115,6 +116,7 @@ def touched_entities(findings: Iterable[FindingRecord]) -> list[str]:
 
 
 def declaration_rows(items: Iterable[PackageDeclaration], source: str) -> list[dict[str, Any]]:
+    """One row per package an SBOM declares, licenses as JSON."""
     return [
         {
             "id": f"{source}\n{item.purl}",
@@ -136,9 +138,8 @@ def declaration_from_values(values: Sequence[Any]) -> PackageDeclaration:
     return PackageDeclaration(purl, statements, list(hashes or []), source)
 
 
-def vulnerability_rows(
-    items: Iterable[VulnerabilityRecord], source: str
-) -> list[dict[str, Any]]:
+def vulnerability_rows(items: Iterable[VulnerabilityRecord], source: str) -> list[dict[str, Any]]:
+    """One row per vulnerability and affected package, as the source states it."""
     rows: dict[str, dict[str, Any]] = {}
     for item in items:
         key = f"{source}\n{item.id}\n{item.purl}"
@@ -172,6 +173,7 @@ def vulnerability_from_values(values: Sequence[Any]) -> VulnerabilityRecord:
 
 
 def dependency_rows(items: Iterable[PackageDependency], source: str) -> list[dict[str, Any]]:
+    """One row per package dependency an SBOM states."""
     rows = {
         f"{source}\n{item.purl}\n{item.depends_on}": {
             "id": f"{source}\n{item.purl}\n{item.depends_on}",
@@ -227,9 +229,7 @@ class FindingReads:
         for chunk in batched(list(dict.fromkeys(refs)), BATCH):
             for row in await self._read(self.cypher.OPEN_COUNTS, {"refs": list(chunk)}):
                 entity, *numbers = row
-                found[entity] = {
-                    s.value: int(n) for s, n in zip(SEVERITIES, numbers, strict=True)
-                }
+                found[entity] = {s.value: int(n) for s, n in zip(SEVERITIES, numbers, strict=True)}
         return found
 
     async def package_declarations(

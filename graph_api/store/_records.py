@@ -37,6 +37,8 @@ ENTITY_FIELDS: tuple[str, ...] = (
     "hash",
     "stub",
     "updated_at",
+    "unit",
+    "provenance",
 )
 RECORD_FIELDS: tuple[str, ...] = tuple(
     f for f in ENTITY_FIELDS if f not in ("annotation_keys", "annotation_pairs", "search_text")
@@ -84,11 +86,15 @@ def entity_row(placed: PlacedEntity, source: str, updated_at: str) -> dict[str, 
         "annotation_pairs": sorted(f"{k}={v}" for k, v in annotations.items()),
         "search_text": search_text,
         "descriptor": orjson.dumps(entity.descriptor).decode(),
-        "source": source,
+        "source": placed.source or source,
         "location": placed.location,
         "hash": entity.hash,
         "stub": False,
         "updated_at": updated_at,
+        "unit": placed.unit,
+        "provenance": (
+            orjson.dumps(placed.provenance).decode() if placed.provenance is not None else None
+        ),
     }
 
 
@@ -117,6 +123,8 @@ def stub_row(ref: str) -> dict[str, Any]:
         "hash": None,
         "stub": True,
         "updated_at": None,
+        "unit": None,
+        "provenance": None,
     }
 
 
@@ -168,6 +176,8 @@ FILTER_CLAUSES: dict[str, str] = {
     "text": "e.search_text CONTAINS $text",
     "refs": "e.ref IN $refs",
     "unowned": "e.owner IS NULL",
+    "units": "e.unit IN $units",
+    "ref_after": "e.ref > $ref_after",
 }
 ORDER_CLAUSES: dict[str, str] = {
     "REF": "e.ref",
@@ -182,12 +192,12 @@ def filter_clause(where: Any) -> tuple[str, dict[str, Any]]:
     clauses = ["e.stub = false"]
     params: dict[str, Any] = {}
     lowered = ("kinds", "types", "lifecycles")
-    for name in ("kinds", "types", "lifecycles", "namespaces", "refs"):
+    for name in ("kinds", "types", "lifecycles", "namespaces", "refs", "units"):
         values = getattr(where, name)
         if values is not None:
             clauses.append(FILTER_CLAUSES[name])
             params[name] = [v.lower() for v in values] if name in lowered else list(values)
-    for name in ("owner", "system", "domain", "tag"):
+    for name in ("owner", "system", "domain", "tag", "ref_after"):
         value = getattr(where, name)
         if value is not None:
             clauses.append(FILTER_CLAUSES[name])
@@ -204,6 +214,20 @@ def filter_clause(where: Any) -> tuple[str, dict[str, Any]]:
         clauses.append(FILTER_CLAUSES["unowned"])
     return " AND ".join(clauses), params
 
+
+PEER_FIELDS: tuple[str, ...] = (
+    "name",
+    "kind",
+    "url",
+    "unit",
+    "token_env",
+    "interval",
+    "precedence",
+    "status",
+    "error",
+    "last_synced_at",
+    "entity_count",
+)
 
 TOKEN_FIELDS: tuple[str, ...] = (
     "id",

@@ -54,6 +54,7 @@ from graph_api.store._findings import (
 )
 from graph_api.store._records import (
     ORDER_CLAUSES,
+    PEER_FIELDS,
     RECORD_FIELDS,
     TOKEN_FIELDS,
     audit_event_from_values,
@@ -85,6 +86,7 @@ from graph_api.store.port import (
     EntityRecord,
     FindingFilter,
     PackageFilter,
+    PeerRecord,
     Reached,
     StoreError,
 )
@@ -94,6 +96,7 @@ T = TypeVar("T")
 BATCH = 5000
 _RETURN = ", ".join(f"e.{f}" for f in RECORD_FIELDS)
 _TOKEN_RETURN = ", ".join(f"t.{f}" for f in TOKEN_FIELDS)
+_PEER_RETURN = ", ".join(f"p.{f}" for f in PEER_FIELDS)
 _AUDIT_RETURN = "a.id, a.at, a.actor, a.action, a.source, a.changes"
 _PACKAGE_RETURN = ", ".join(f"p.{f}" for f in PACKAGE_FIELDS)
 _USE_RETURN = (
@@ -120,6 +123,8 @@ class Cypher:
         "entity_kind": "CREATE INDEX entity_kind IF NOT EXISTS FOR (e:Entity) ON (e.kind)",
         "entity_owner": "CREATE INDEX entity_owner IF NOT EXISTS FOR (e:Entity) ON (e.owner)",
         "entity_system": "CREATE INDEX entity_system IF NOT EXISTS FOR (e:Entity) ON (e.system)",
+        "entity_unit": "CREATE INDEX entity_unit IF NOT EXISTS FOR (e:Entity) ON (e.unit)",
+        "peer_name": "CREATE CONSTRAINT peer_name IF NOT EXISTS FOR (p:Peer) REQUIRE p.name IS UNIQUE",
         # The embedded store's primary keys: a second event or token with the same id fails.
         "audit_event_id": (
             "CREATE CONSTRAINT audit_event_id IF NOT EXISTS "
@@ -230,7 +235,7 @@ class Cypher:
         "e.title = NULL, e.description = NULL, e.type = NULL, e.lifecycle = NULL, "
         "e.owner = NULL, e.system = NULL, e.domain = NULL, e.tags = [], "
         "e.annotation_keys = [], e.annotation_pairs = [], e.descriptor = '{}', "
-        "e.updated_at = NULL"
+        "e.updated_at = NULL, e.unit = NULL, e.provenance = NULL"
     )
     DELETE_UNLINKED = (
         "MATCH (e:Entity) WHERE e.ref IN $refs AND NOT EXISTS { MATCH (e)-[]-() } DELETE e"
@@ -272,8 +277,18 @@ class Cypher:
         "SET t.revoked_at = $at RETURN t.id"
     )
     AUDIT_FILTERS = {"actor": "a.actor = $actor", "ref": "$ref IN a.refs"}
+    AUDIT_SINCE = (
+        f"MATCH (a:AuditEvent) WHERE a.id > $after RETURN {_AUDIT_RETURN} "
+        "ORDER BY a.id LIMIT $limit"
+    )
+    PUT_PEER = "MERGE (p:Peer {name: $name}) SET " + ", ".join(
+        f"p.{f} = ${f}" for f in PEER_FIELDS if f != "name"
+    )
+    GET_PEERS = f"MATCH (p:Peer) RETURN {_PEER_RETURN} ORDER BY p.name"
+    DELETE_PEER = "MATCH (p:Peer) WHERE p.name = $name DELETE p RETURN count(*)"
     CLEAR = (
         "MATCH (n:Entity|AuditEvent|ApiToken|SourceState|Package|Document|CodeOwnership|Activity"
+        "|Peer"
         "|CostFact|CostMonth|CostSource|Finding|FindingCount|PackageDeclaration|Vulnerability"
         "|PackageDependency) "
         "WITH n LIMIT $limit DETACH DELETE n RETURN count(*)"
@@ -572,6 +587,8 @@ def all_statements() -> dict[str, str]:
                 text="shop",
                 refs=["component:default/a"],
                 unowned=True,
+                units=["payments"],
+                ref_after="component:default/a",
             )
         )
         statements[f"count[{form}]"] = Cypher.count(where)
@@ -851,6 +868,22 @@ class Neo4jStore(FactReads, FindingReads):
             Cypher.audit_page(where), {**params, "offset": offset, "limit": limit}
         )
         return [audit_event_from_values(row) for row in rows], int(total)
+
+    async def audit_since(self, after: str | None, limit: int) -> list[AuditEvent]:
+        rows = await self._read(Cypher.AUDIT_SINCE, {"after": after or "", "limit": limit})
+        return [audit_event_from_values(row) for row in rows]
+
+    # -- federation -------------------------------------------------------------------------
+    async def put_peer(self, peer: PeerRecord) -> None:
+        params = {f: getattr(peer, f) for f in PEER_FIELDS}
+        await self._write(lambda tx: _run(tx, Cypher.PUT_PEER, params))
+
+    async def get_peers(self) -> list[PeerRecord]:
+        return [PeerRecord(*row) for row in await self._read(Cypher.GET_PEERS)]
+
+    async def delete_peer(self, name: str) -> bool:
+        rows = await self._write(lambda tx: _run(tx, Cypher.DELETE_PEER, {"name": name}))
+        return bool(rows and rows[0][0])
 
     async def put_token(self, token: ApiToken) -> None:
         params = {f: getattr(token, f) for f in TOKEN_FIELDS}

@@ -44,6 +44,10 @@ class EntityRecord:
     hash: str | None = None
     stub: bool = False
     updated_at: str | None = None
+    # Federated entities: the business unit they belong to, and their provenance (JSON text:
+    # peer, original ref, synced at; the merged copies and field sources of a merged entity).
+    unit: str | None = None
+    provenance: str | None = None
     _descriptor: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -90,14 +94,25 @@ class EntityFilter:
     text: str | None = None
     refs: list[str] | None = None
     unowned: bool = False
+    units: list[str] | None = None
+    # Keyset paging: only refs after this one (ordered by ref), stable while entities change.
+    ref_after: str | None = None
 
 
 @dataclass(slots=True)
 class PlacedEntity:
-    """An entity to write, with the place it came from (``file:line``, a URL, ``api``)."""
+    """An entity to write, with the place it came from (``file:line``, a URL, ``api``).
+
+    ``source`` overrides the change's own source key for this entity: a federation sync writes
+    the entities of other peers it re-resolves in the same transaction. ``unit`` and
+    ``provenance`` are set on federated entities only.
+    """
 
     entity: Entity
     location: str
+    source: str | None = None
+    unit: str | None = None
+    provenance: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -133,6 +148,27 @@ class ApiToken:
     created_at: str
     expires_at: str | None = None
     revoked_at: str | None = None
+
+
+@dataclass(slots=True)
+class PeerRecord:
+    """Another IDP this hub federates, and how its last sync went.
+
+    ``token_env`` names the environment variable holding the peer's token (never the token);
+    ``status`` is None until the first sync, then OK, STALE, HELD or ERROR.
+    """
+
+    name: str
+    kind: str
+    url: str
+    unit: str
+    token_env: str | None = None
+    interval: int = 300
+    precedence: int = 0
+    status: str | None = None
+    error: str | None = None
+    last_synced_at: str | None = None
+    entity_count: int = 0
 
 
 @dataclass(slots=True)
@@ -594,6 +630,19 @@ class GraphStore(Protocol):
         self, *, actor: str | None, ref: str | None, offset: int, limit: int
     ) -> tuple[list[AuditEvent], int]:
         """Audit events, newest first, optionally by actor or touching one ref; and the total."""
+
+    async def audit_since(self, after: str | None, limit: int) -> list[AuditEvent]:
+        """Up to ``limit`` audit events with ids after ``after`` (all when None), oldest first."""
+
+    # -- federation -----------------------------------------------------------------------
+    async def put_peer(self, peer: PeerRecord) -> None:
+        """Create or replace the peer named ``peer.name`` (its config and status)."""
+
+    async def get_peers(self) -> list[PeerRecord]:
+        """Every configured peer, by name."""
+
+    async def delete_peer(self, name: str) -> bool:
+        """Forget a peer's config and status; False when there is no such peer."""
 
     async def put_token(self, token: ApiToken) -> None:
         """Store a new API token (its hash, never its secret)."""

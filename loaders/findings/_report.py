@@ -54,9 +54,15 @@ class Doc:
         return ReportError(self.file, self.path, reason)
 
     def at(self, key: str | int) -> Doc:
-        suffix = f"[{key}]" if isinstance(key, int) else f".{key}"
-        value = self.value.get(key) if isinstance(key, str) else self.value[key]
-        return Doc(self.file, value, self.path + suffix)
+        if isinstance(key, int):
+            return Doc(self.file, self.value[key], f"{self.path}[{key}]")
+        return Doc(self.file, self.mapping().get(key), f"{self.path}.{key}")
+
+    def mapping(self) -> dict[str, Any]:
+        """The value, which must be an object."""
+        if not isinstance(self.value, dict):
+            raise self.fail(f"must be an object, not {_type(self.value)}")
+        return self.value
 
     def obj(self, key: str, *, required: bool = False) -> Doc:
         """A member that must be an object (``{}`` when absent and not required)."""
@@ -81,7 +87,7 @@ class Doc:
         return [child.at(index) for index in range(len(child.value))]
 
     def text(self, key: str, *, required: bool = False) -> str | None:
-        value = self.value.get(key)
+        value = self.mapping().get(key)
         if value is None:
             if required:
                 raise self.at(key).fail("is required")
@@ -91,7 +97,7 @@ class Doc:
         return value
 
     def number(self, key: str) -> float | None:
-        value = self.value.get(key)
+        value = self.mapping().get(key)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -99,7 +105,14 @@ class Doc:
         return float(value)
 
 
+def first_line(text: str | None) -> str | None:
+    """The first non-empty line of a description, for one-line summaries."""
+    lines = (text or "").strip().splitlines()
+    return lines[0].strip() if lines else None
+
+
 def root(file: Path, data: Any) -> Doc:
+    """The document's top level, which must be an object."""
     doc = Doc(str(file), data)
     if not isinstance(data, dict):
         raise doc.fail(f"must be a JSON object, not {_type(data)}")
@@ -163,15 +176,17 @@ async def resolve_entity(
     )
 
 
-def repository_key(url: str) -> str | None:
-    """``host/path`` of a repository URL or a source-location value; None for other text."""
+def repository_key(url: str, *, keep_case: bool = False) -> str | None:
+    """``host/path`` of a repository URL or a source-location value (lower-cased: hosts
+    compare repository paths without case); None for other text."""
     text = url.strip().removeprefix("url:").strip()
     if not text or "/" not in text:
         return None
     normal = normalise_url(text)
     for marker in ("/-/", "/tree/", "/blob/", "/src/"):
         normal = normal.split(marker, 1)[0]
-    return normal.rstrip("/").lower() or None
+    normal = normal.rstrip("/")
+    return (normal if keep_case else normal.lower()) or None
 
 
 async def _by_repository(store: GraphStore, repositories: Sequence[str]) -> list[str]:
@@ -179,10 +194,18 @@ async def _by_repository(store: GraphStore, repositories: Sequence[str]) -> list
     if not keys:
         return []
     found: set[str] = set()
-    for key in keys:
-        slug = key.split("/", 1)[1] if key.startswith("github.com/") else None
-        if slug:
-            found.update(await _refs(store, EntityFilter(annotation=f"{PROJECT_SLUG}={slug}")))
+    for url in repositories:
+        written = repository_key(url, keep_case=True) or ""
+        if written.lower().startswith("github.com/"):
+            # The annotation is compared as written: try the slug as the URL spells it, and
+            # lower-cased.
+            slug = written.split("/", 1)[1]
+            for spelling in {slug, slug.lower()}:
+                where = EntityFilter(annotation=f"{PROJECT_SLUG}={spelling}")
+                found.update(await _refs(store, where))
+    if found:
+        return _prefer_components(found)
+    # Source locations are URLs in many spellings: compare them normalised, one by one.
     located, _ = await store.find_entities(
         EntityFilter(annotation=SOURCE_LOCATION), EntityOrder.REF, False, 0, 1_000_000
     )
@@ -197,7 +220,9 @@ async def _by_name(store: GraphStore, names: Sequence[str]) -> list[str]:
     found: set[str] = set()
     for name in {n.strip().lower() for n in names if n and n.strip()}:
         found.update(
-            r.ref for r in await store.get_entities([f"component:default/{name}"]) if r and not r.stub
+            r.ref
+            for r in await store.get_entities([f"component:default/{name}"])
+            if r and not r.stub
         )
     return sorted(found)
 

@@ -29,7 +29,7 @@ from graph_api.store import (
     SourceFacts,
     VulnerabilityRecord,
 )
-from loaders.findings._report import Doc, ReportError, read_json
+from loaders.findings._report import Doc, ReportError, first_line, read_json
 from loaders.findings.versions import AffectedMatcher
 
 TOOL = "osv"
@@ -94,7 +94,15 @@ def parse_osv(file: Path, data: Any) -> list[Advisory]:
         records = [doc]
     else:
         raise doc.fail("must be an OSV record, an array of records, or osv-scanner output")
-    return [a for a in (_advisory(r) for r in records) if a is not None]
+    found = []
+    for record in records:
+        try:
+            advisory = _advisory(record)
+        except (AttributeError, TypeError, KeyError) as exc:
+            raise record.fail(f"has a value of the wrong type ({exc})") from exc
+        if advisory is not None:
+            found.append(advisory)
+    return found
 
 
 def _advisory(record: Doc) -> Advisory | None:
@@ -113,7 +121,7 @@ def _advisory(record: Doc) -> Advisory | None:
         id=vuln_id,
         modified=record.text("modified") or "",
         aliases=sorted({a.value for a in record.items("aliases") if isinstance(a.value, str)}),
-        summary=record.text("summary") or _first_line(record.text("details")),
+        summary=record.text("summary") or first_line(record.text("details")),
         severity=severity,
         score=score,
         url=next((u for u in advisory_urls if u), f"https://osv.dev/vulnerability/{vuln_id}"),
@@ -148,11 +156,6 @@ def _advisory(record: Doc) -> Advisory | None:
             )
         )
     return advisory
-
-
-def _first_line(text: str | None) -> str | None:
-    lines = (text or "").strip().splitlines()
-    return lines[0] if lines else None
 
 
 def _severity(record: Doc) -> tuple[Severity, float | None]:

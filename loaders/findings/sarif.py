@@ -23,9 +23,10 @@ from graph_api.model.findings import (
     severity_from_level,
     severity_from_score,
 )
-from loaders.findings._report import Doc, EntityHints, ReportError, root
+from loaders.findings._report import Doc, EntityHints, root
 
 SARIF_VERSION = "2.1.0"
+CODE = FindingKind.CODE.value
 LEVELS = frozenset({"none", "note", "warning", "error"})
 # Result kinds that state no problem: nothing to track.
 _NOT_PROBLEMS = frozenset({"pass", "notApplicable"})
@@ -96,6 +97,15 @@ def parse_sarif(file: Path, data: Any) -> SarifReport:
         ReportError: not SARIF 2.1.0, or a value of the wrong type, with its JSON path.
     """
     log = root(file, data)
+    try:
+        return _parse(file, log)
+    except (AttributeError, TypeError, KeyError) as exc:
+        # Typed reads name the path of almost every wrong value; this is the rest.
+        raise log.fail(f"has a value of the wrong type somewhere ({exc})") from exc
+
+
+def _parse(file: Path, log: Doc) -> SarifReport:
+    data = log.value
     version = data.get("version")
     if version != SARIF_VERSION:
         raise log.at("version").fail(
@@ -178,7 +188,9 @@ def _rule(rule: Doc) -> _Rule:
     config = rule.obj("defaultConfiguration")
     level = config.text("level")
     if level is not None and level not in LEVELS:
-        raise config.at("level").fail(f"{level!r} is not a SARIF level ({', '.join(sorted(LEVELS))})")
+        raise config.at("level").fail(
+            f"{level!r} is not a SARIF level ({', '.join(sorted(LEVELS))})"
+        )
     messages = {
         key: value.get("text", "")
         for key, value in rule.obj("messageStrings").value.items()
@@ -227,6 +239,8 @@ def _results(run: Doc) -> list[_Result]:
             result = _result(value, rules_by_index, rules_by_id, artifacts)
         except _Bad as bad:
             raise results.at(index).fail(str(bad)) from None
+        except (AttributeError, TypeError) as exc:
+            raise results.at(index).fail(f"has a value of the wrong type ({exc})") from exc
         if result is not None:
             found.append(result)
     return found
@@ -261,7 +275,11 @@ def _result(
         raise _Bad("ruleId must be a string")
     level = value.get("level")
     if level is None:
-        level = rule.level if rule and rule.level else ("none" if kind not in (None, "fail") else "warning")
+        level = (
+            rule.level
+            if rule and rule.level
+            else ("none" if kind not in (None, "fail") else "warning")
+        )
     if level not in LEVELS:
         raise _Bad(f"level {level!r} is not a SARIF level ({', '.join(sorted(LEVELS))})")
     properties = _member(value, "properties", dict) or {}
@@ -270,7 +288,9 @@ def _result(
         try:
             score = float(score)
         except (TypeError, ValueError):
-            raise _Bad(f"properties.security-severity {score!r} is not a number from 0 to 10") from None
+            raise _Bad(
+                f"properties.security-severity {score!r} is not a number from 0 to 10"
+            ) from None
     elif rule is not None:
         score = rule.score
     severity = severity_from_score(score) if score is not None else severity_from_level(level)
@@ -340,7 +360,11 @@ def _location(
     if line is not None and (isinstance(line, bool) or not isinstance(line, int)):
         raise _Bad("locations[0].physicalLocation.region.startLine must be an integer")
     snippet = (region.get("snippet") or {}).get("text")
-    return _path(uri) if isinstance(uri, str) else None, line, snippet if isinstance(snippet, str) else None
+    return (
+        _path(uri) if isinstance(uri, str) else None,
+        line,
+        snippet if isinstance(snippet, str) else None,
+    )
 
 
 def _path(uri: str) -> str:
@@ -376,7 +400,7 @@ def _observed(run: SarifRun, entity: str) -> list[ObservedFinding]:
         found.append(
             ObservedFinding(
                 entity=entity,
-                kind=FindingKind.CODE.value,
+                kind=CODE,
                 tool=run.tool,
                 rule=result.rule,
                 fingerprint=fingerprint,
@@ -401,5 +425,7 @@ def _fingerprint(result: _Result, full: set[str], partial: set[str]) -> str:
     parts = sorted((k, v) for k, v in result.partial.items() if k in partial)
     if parts:
         return "partial:" + digest(result.rule, result.file or "", *(f"{k}={v}" for k, v in parts))
-    text = normalise_snippet(result.snippet) if result.snippet else normalise_message(result.message)
+    text = (
+        normalise_snippet(result.snippet) if result.snippet else normalise_message(result.message)
+    )
     return "computed:" + digest(result.rule, result.file or "", text)

@@ -30,7 +30,7 @@ from graph_api.store import (
     SourceFacts,
     VulnerabilityRecord,
 )
-from loaders.findings._report import Doc, EntityHints, ReportError, root
+from loaders.findings._report import Doc, EntityHints, first_line, root
 from loaders.findings.licenses import Verdict, combined, statement, verdict
 
 LICENSE_TOOL = "license-policy"
@@ -74,13 +74,17 @@ class SbomReport:
         """The source report: the SBOM's facts about ``entity`` and the findings they imply."""
         manifest = Path(self.file).name
         uses = [
-            PackageUse(ref=entity, package=p.record, requirement=None, scope=p.scope,
-                       manifest=manifest)
+            PackageUse(
+                ref=entity, package=p.record, requirement=None, scope=p.scope, manifest=manifest
+            )
             for p in self.packages
         ]
         return SourceReport(
             source=f"sbom:{self.format}:{entity}",
-            findings=[*self._vulnerability_findings(entity), *self._license_findings(entity, policy)],
+            findings=[
+                *self._vulnerability_findings(entity),
+                *self._license_findings(entity, policy),
+            ],
             reported_at=self.reported_at,
             facts=SourceFacts(
                 packages=uses,
@@ -130,9 +134,14 @@ class SbomReport:
             record = package.record
             denied = judged is Verdict.DENIED
             written = expression or " AND ".join(s.raw for s in statements)
-            why = "denied by the license policy" if denied else (
-                "to be reviewed under the license policy" if expression else
-                "not a license the policy can judge: to be reviewed"
+            why = (
+                "denied by the license policy"
+                if denied
+                else (
+                    "to be reviewed under the license policy"
+                    if expression
+                    else "not a license the policy can judge: to be reviewed"
+                )
             )
             found.append(
                 ObservedFinding(
@@ -156,10 +165,14 @@ def parse_sbom(file: Path, data: Any) -> SbomReport:
         ReportError: neither format, an unsupported version, or a wrong value (JSON path).
     """
     doc = root(file, data)
-    if data.get("bomFormat") == "CycloneDX":
-        return parse_cyclonedx(file, doc)
-    if "spdxVersion" in data:
-        return parse_spdx(file, doc)
+    try:
+        if data.get("bomFormat") == "CycloneDX":
+            return parse_cyclonedx(file, doc)
+        if "spdxVersion" in data:
+            return parse_spdx(file, doc)
+    except (AttributeError, TypeError, KeyError) as exc:
+        # Typed reads name the path of almost every wrong value; this is the rest.
+        raise doc.fail(f"has a value of the wrong type somewhere ({exc})") from exc
     raise doc.fail('neither CycloneDX ("bomFormat": "CycloneDX") nor SPDX ("spdxVersion")')
 
 
@@ -208,6 +221,7 @@ def _utc(where: Doc, text: str | None) -> str | None:
 
 # -- CycloneDX -------------------------------------------------------------------------------
 def parse_cyclonedx(file: Path, doc: Doc) -> SbomReport:
+    """A CycloneDX 1.4-1.7 JSON BOM."""
     version = doc.text("specVersion", required=True) or ""
     match = _CYCLONEDX_VERSION.match(version)
     if match is None or int(match[1]) < 4:
@@ -243,7 +257,10 @@ def parse_cyclonedx(file: Path, doc: Doc) -> SbomReport:
                     purl=record.purl,
                     licenses=_cyclonedx_licenses(component),
                     hashes=sorted(
-                        _hash(h.text("alg", required=True) or "", h.text("content", required=True) or "")
+                        _hash(
+                            h.text("alg", required=True) or "",
+                            h.text("content", required=True) or "",
+                        )
                         for h in component.items("hashes")
                     ),
                 ),
@@ -334,7 +351,7 @@ def _cyclonedx_vulnerability(
                     id=vuln_id,
                     purl=package.purl,
                     aliases=aliases,
-                    summary=summary.strip().splitlines()[0] if summary else None,
+                    summary=first_line(summary),
                     severity=severity.value,
                     score=score,
                 ),
@@ -350,8 +367,10 @@ def _rating(vulnerability: Doc) -> tuple[Severity, float | None]:
     worst: tuple[Severity, float | None] | None = None
     for rating in vulnerability.items("ratings"):
         score = rating.number("score")
-        severity = severity_from_score(score) if score is not None else (
-            severity_from_word(rating.text("severity"))
+        severity = (
+            severity_from_score(score)
+            if score is not None
+            else (severity_from_word(rating.text("severity")))
         )
         if severity is not None and (worst is None or severity.rank > worst[0].rank):
             worst = (severity, score)
@@ -361,13 +380,17 @@ def _rating(vulnerability: Doc) -> tuple[Severity, float | None]:
 
 # -- SPDX ------------------------------------------------------------------------------------
 def parse_spdx(file: Path, doc: Doc) -> SbomReport:
+    """An SPDX 2.2/2.3 JSON document; the packages it describes are its subject."""
     version = doc.text("spdxVersion", required=True)
     if version not in _SPDX_VERSIONS:
         raise doc.at("spdxVersion").fail(f"SPDX 2.2 or 2.3 JSON is supported, not {version!r}")
     creation = doc.obj("creationInfo")
     tool = next(
-        (c.removeprefix("Tool:").strip() for c in creation.value.get("creators") or []
-         if isinstance(c, str) and c.startswith("Tool:")),
+        (
+            c.removeprefix("Tool:").strip()
+            for c in creation.value.get("creators") or []
+            if isinstance(c, str) and c.startswith("Tool:")
+        ),
         "spdx",
     )
     described = {d for d in doc.value.get("documentDescribes") or [] if isinstance(d, str)}
@@ -415,8 +438,10 @@ def parse_spdx(file: Path, doc: Doc) -> SbomReport:
                     purl=record.purl,
                     licenses=[statement(raw)] if raw not in _NO_LICENSE else [],
                     hashes=sorted(
-                        _hash(c.text("algorithm", required=True) or "",
-                              c.text("checksumValue", required=True) or "")
+                        _hash(
+                            c.text("algorithm", required=True) or "",
+                            c.text("checksumValue", required=True) or "",
+                        )
                         for c in package.items("checksums")
                     ),
                 ),

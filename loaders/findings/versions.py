@@ -166,6 +166,7 @@ class MavenVersion:
 
 # -- the schemes ------------------------------------------------------------------------------
 def pep440(text: str) -> Version:
+    """PEP 440 order, as pip and PyPI use it."""
     try:
         return Version(text)
     except InvalidVersion as exc:

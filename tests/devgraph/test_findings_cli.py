@@ -14,19 +14,45 @@ runner = CliRunner()
 
 SARIF = {
     "version": "2.1.0",
-    "runs": [{
-        "tool": {"driver": {"name": "Semgrep OSS", "rules": [
-            {"id": "no-eval", "defaultConfiguration": {"level": "error"}}]}},
-        "results": [{"ruleId": "no-eval", "message": {"text": "eval() runs arbitrary code"},
-                     "locations": [{"physicalLocation": {"artifactLocation": {"uri": "app/run.py"},
-                                                         "region": {"startLine": 9}}}]}],
-    }],
+    "runs": [
+        {
+            "tool": {
+                "driver": {
+                    "name": "Semgrep OSS",
+                    "rules": [{"id": "no-eval", "defaultConfiguration": {"level": "error"}}],
+                }
+            },
+            "results": [
+                {
+                    "ruleId": "no-eval",
+                    "message": {"text": "eval() runs arbitrary code"},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": "app/run.py"},
+                                "region": {"startLine": 9},
+                            }
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
 }
 CYCLONEDX = {
-    "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+    "bomFormat": "CycloneDX",
+    "specVersion": "1.6",
+    "version": 1,
     "metadata": {"component": {"type": "application", "name": "billing"}},
-    "components": [{"type": "library", "name": "lodash", "version": "4.17.20",
-                    "purl": "pkg:npm/lodash@4.17.20", "licenses": [{"license": {"id": "MIT"}}]}],
+    "components": [
+        {
+            "type": "library",
+            "name": "lodash",
+            "version": "4.17.20",
+            "purl": "pkg:npm/lodash@4.17.20",
+            "licenses": [{"license": {"id": "MIT"}}],
+        }
+    ],
 }
 
 
@@ -47,9 +73,14 @@ def test_load_reports_and_list_open_findings_per_team(tmp_path: Path) -> None:
     assert summary["entity"] == SHOP and summary["sources"][0]["opened"] == 1
     sbom = write_json(tmp_path / "bom.json", CYCLONEDX)
     assert invoke("load", "cyclonedx", str(sbom), "--store", store).exit_code == 0
-    record = osv_record("GHSA-35jh-r3h4-6jhm", "npm", "lodash",
-                        [{"introduced": "0"}, {"fixed": "4.17.21"}], range_type="SEMVER",
-                        vector=None)
+    record = osv_record(
+        "GHSA-35jh-r3h4-6jhm",
+        "npm",
+        "lodash",
+        [{"introduced": "0"}, {"fixed": "4.17.21"}],
+        range_type="SEMVER",
+        vector=None,
+    )
     advisories = write_json(tmp_path / "osv" / "GHSA-35jh-r3h4-6jhm.json", record)
     assert invoke("load", "osv", str(advisories.parent), "--store", store).exit_code == 0
 
@@ -71,7 +102,8 @@ def test_load_reports_and_list_open_findings_per_team(tmp_path: Path) -> None:
 def test_a_broken_file_fails_the_command(tmp_path: Path) -> None:
     broken = tmp_path / "broken.sarif"
     broken.write_text('{"version": "2.1.0", "runs": [', encoding="utf-8")
-    result = invoke("load", "sarif", str(broken), "--entity", "shop",
-                    "--store", str(tmp_path / "store"))
+    result = invoke(
+        "load", "sarif", str(broken), "--entity", "shop", "--store", str(tmp_path / "store")
+    )
     assert result.exit_code == 1
     assert f"{broken}: line 1 column" in result.output.replace("\n", "")

@@ -12,6 +12,7 @@ GraphQL's built-in scalars only, and it needs a check that knows devgraph's erro
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,8 +56,8 @@ def no_internal_error(ctx: Any, response: Any, case: Any) -> None:
 # - response_schema_conformance (a JSON object, no null in a non-null field) and
 #   negative_data_rejection (schema-violating operations get errors) apply as they are.
 CHECKS = "no_internal_error,response_schema_conformance,negative_data_rejection"
-MAX_EXAMPLES = 25
-TIME_LIMIT_S = 90
+MAX_EXAMPLES = 20
+TIME_LIMIT_S = 60
 
 
 def test_schemathesis_finds_no_failure(demo_server: DemoServer, tmp_path: Path) -> None:
@@ -93,4 +94,4 @@ def test_schemathesis_finds_no_failure(demo_server: DemoServer, tmp_path: Path) 
         check=False,
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    assert "Specification:    GraphQL" in done.stdout, done.stdout[-2000:]
+    assert re.search(r"Specification:\s+GraphQL", done.stdout), done.stdout[-2000:]

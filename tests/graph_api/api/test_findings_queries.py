@@ -35,59 +35,112 @@ def sarif_result(rule: str, level: str, line: int) -> dict[str, Any]:
         "ruleId": rule,
         "level": level,
         "message": {"text": f"{rule} here"},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": "src/app.js"},
-                                            "region": {"startLine": line}}}],
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": "src/app.js"},
+                    "region": {"startLine": line},
+                }
+            }
+        ],
         "partialFingerprints": {"primaryLocationLineHash": f"{rule}:1"},
     }
 
 
 SARIF = {
     "version": "2.1.0",
-    "runs": [{
-        "tool": {"driver": {"name": "CodeQL", "rules": [
-            {"id": "js/xss", "properties": {"security-severity": "9.6"}}]}},
-        "results": [
-            sarif_result("js/xss", "error", 3),
-            sarif_result("js/sqli", "error", 7),
-            sarif_result("js/todo", "note", 9),
-        ],
-    }],
+    "runs": [
+        {
+            "tool": {
+                "driver": {
+                    "name": "CodeQL",
+                    "rules": [{"id": "js/xss", "properties": {"security-severity": "9.6"}}],
+                }
+            },
+            "results": [
+                sarif_result("js/xss", "error", 3),
+                sarif_result("js/sqli", "error", 7),
+                sarif_result("js/todo", "note", 9),
+            ],
+        }
+    ],
 }
 SPDX = {
-    "spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": "billing",
+    "spdxVersion": "SPDX-2.3",
+    "SPDXID": "SPDXRef-DOCUMENT",
+    "name": "billing",
     "creationInfo": {"created": "2024-05-02T08:00:00Z", "creators": ["Tool: syft-1.4.1"]},
     "packages": [
-        {"SPDXID": "SPDXRef-log4j", "name": "log4j-core", "versionInfo": "2.14.1",
-         "licenseConcluded": "Apache-2.0",
-         "checksums": [{"algorithm": "SHA256", "checksumValue": "AB12"}],
-         "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
-                           "referenceLocator": f"{LOG4J}?type=jar"}]},
-        {"SPDXID": "SPDXRef-api", "name": "log4j-api", "versionInfo": "2.14.1",
-         "licenseConcluded": "Apache-2.0",
-         "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
-                           "referenceLocator": "pkg:maven/org.apache.logging.log4j/log4j-api@2.14.1"}]},
-        {"SPDXID": "SPDXRef-gpl", "name": "gpl-lib", "versionInfo": "1.0",
-         "licenseConcluded": "GPL-3.0-only",
-         "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
-                           "referenceLocator": "pkg:npm/gpl-lib@1.0"}]},
+        {
+            "SPDXID": "SPDXRef-log4j",
+            "name": "log4j-core",
+            "versionInfo": "2.14.1",
+            "licenseConcluded": "Apache-2.0",
+            "checksums": [{"algorithm": "SHA256", "checksumValue": "AB12"}],
+            "externalRefs": [
+                {
+                    "referenceCategory": "PACKAGE-MANAGER",
+                    "referenceType": "purl",
+                    "referenceLocator": f"{LOG4J}?type=jar",
+                }
+            ],
+        },
+        {
+            "SPDXID": "SPDXRef-api",
+            "name": "log4j-api",
+            "versionInfo": "2.14.1",
+            "licenseConcluded": "Apache-2.0",
+            "externalRefs": [
+                {
+                    "referenceCategory": "PACKAGE-MANAGER",
+                    "referenceType": "purl",
+                    "referenceLocator": "pkg:maven/org.apache.logging.log4j/log4j-api@2.14.1",
+                }
+            ],
+        },
+        {
+            "SPDXID": "SPDXRef-gpl",
+            "name": "gpl-lib",
+            "versionInfo": "1.0",
+            "licenseConcluded": "GPL-3.0-only",
+            "externalRefs": [
+                {
+                    "referenceCategory": "PACKAGE-MANAGER",
+                    "referenceType": "purl",
+                    "referenceLocator": "pkg:npm/gpl-lib@1.0",
+                }
+            ],
+        },
     ],
-    "relationships": [{"spdxElementId": "SPDXRef-log4j", "relationshipType": "DEPENDS_ON",
-                       "relatedSpdxElement": "SPDXRef-api"}],
+    "relationships": [
+        {
+            "spdxElementId": "SPDXRef-log4j",
+            "relationshipType": "DEPENDS_ON",
+            "relatedSpdxElement": "SPDXRef-api",
+        }
+    ],
 }
 
 
 @pytest.fixture
 async def estate(embedded: EmbeddedStore, tmp_path: Path) -> EmbeddedStore:
     await load_estate(embedded, tmp_path / "catalog")
-    (sarif,) = await load_sarif(embedded, [write_json(tmp_path / "codeql.sarif", SARIF)],
-                                entity="shop")
+    (sarif,) = await load_sarif(
+        embedded, [write_json(tmp_path / "codeql.sarif", SARIF)], entity="shop"
+    )
     (sbom,) = await load_sbom(
-        embedded, [write_json(tmp_path / "billing.spdx.json", SPDX)], expected="spdx",
-        policy=LicensePolicy(denied=["GPL-3.0-only"]), entity="billing",
+        embedded,
+        [write_json(tmp_path / "billing.spdx.json", SPDX)],
+        expected="spdx",
+        policy=LicensePolicy(denied=["GPL-3.0-only"]),
+        entity="billing",
     )
     record = osv_record(
-        "GHSA-jfh8-c2jp-5v3q", "Maven", "org.apache.logging.log4j:log4j-core",
-        [{"introduced": "2.13.0"}, {"fixed": "2.15.0"}], aliases=["CVE-2021-44228"],
+        "GHSA-jfh8-c2jp-5v3q",
+        "Maven",
+        "org.apache.logging.log4j:log4j-core",
+        [{"introduced": "2.13.0"}, {"fixed": "2.15.0"}],
+        aliases=["CVE-2021-44228"],
         vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H",
     )
     (osv,) = await load_osv(embedded, [write_json(tmp_path / "osv" / "log4j.json", record)])
@@ -118,12 +171,15 @@ query($filter: FindingFilterInput, $after: String) {
 """
 
 
-async def test_findings_connection_worst_first_with_filters_and_pages(estate: EmbeddedStore) -> None:
+async def test_findings_connection_worst_first_with_filters_and_pages(
+    estate: EmbeddedStore,
+) -> None:
     everything = (await data(estate, FINDINGS))["findings"]
     assert everything["totalCount"] == 5
     first = [e["node"] for e in everything["edges"]]
     assert [(n["severity"], n["ruleId"]) for n in first] == [
-        ("CRITICAL", "GHSA-jfh8-c2jp-5v3q"), ("CRITICAL", "js/xss")
+        ("CRITICAL", "GHSA-jfh8-c2jp-5v3q"),
+        ("CRITICAL", "js/xss"),
     ]
     assert first[0]["entity"]["ref"] == BILLING and first[0]["packagePurl"] == LOG4J
     rest = await data(estate, FINDINGS, after=everything["pageInfo"]["endCursor"])
@@ -157,12 +213,23 @@ SUMMARIES = """
 async def test_summaries_follow_ownership_systems_and_domains(estate: EmbeddedStore) -> None:
     found = await data(estate, SUMMARIES)
     shop = found["component"]
-    assert shop["findingSummary"] == {"critical": 1, "high": 1, "medium": 0, "low": 1, "info": 0,
-                                      "total": 3}
+    assert shop["findingSummary"] == {
+        "critical": 1,
+        "high": 1,
+        "medium": 0,
+        "low": 1,
+        "info": 0,
+        "total": 3,
+    }
     assert [f["ruleId"] for f in shop["findings"]] == ["js/xss", "js/sqli", "js/todo"]
     # org has no components of its own: its child teams' count.
-    assert found["group"]["findingSummary"] == {"critical": 2, "high": 2, "medium": 0, "low": 1,
-                                                "total": 5}
+    assert found["group"]["findingSummary"] == {
+        "critical": 2,
+        "high": 2,
+        "medium": 0,
+        "low": 1,
+        "total": 5,
+    }
     assert found["teamB"]["findingSummary"] == {"critical": 1, "high": 1, "total": 2}
     assert found["system"]["findingSummary"]["total"] == 5
     assert found["domain"]["findingSummary"] == {"critical": 2, "total": 5}
@@ -170,12 +237,21 @@ async def test_summaries_follow_ownership_systems_and_domains(estate: EmbeddedSt
 
 @pytest.mark.parametrize(
     ("viewer", "allowed"),
-    [(ADMIN, True), (SECURITY, True), (ORG_VIEWER, True), (A_VIEWER, True), (B_VIEWER, False),
-     (Viewer.anonymous(), False)],
+    [
+        (ADMIN, True),
+        (SECURITY, True),
+        (ORG_VIEWER, True),
+        (A_VIEWER, True),
+        (B_VIEWER, False),
+        (Viewer.anonymous(), False),
+    ],
 )
 async def test_who_may_see_findings(estate: EmbeddedStore, viewer: Viewer, allowed: bool) -> None:
-    result = await run(estate, '{ component(ref: "shop") { ref findingSummary { total } '
-                               'findings { ruleId } } }', viewer)
+    result = await run(
+        estate,
+        '{ component(ref: "shop") { ref findingSummary { total } findings { ruleId } } }',
+        viewer,
+    )
     if allowed:
         assert result.errors is None and result.data["component"]["findingSummary"]["total"] == 3
         return
@@ -219,18 +295,33 @@ async def test_which_components_use_a_vulnerable_log4j_and_who_owns_them(
     (package,) = found["nodes"]
     assert package["purl"] == LOG4J
     assert package["usedBy"] == [{"ref": BILLING, "owner": {"ref": TEAM_B}}]
-    assert package["licenses"] == [{"expression": "Apache-2.0", "spdxIds": ["Apache-2.0"],
-                                    "raw": "Apache-2.0", "source": f"sbom:spdx:{BILLING}"}]
+    assert package["licenses"] == [
+        {
+            "expression": "Apache-2.0",
+            "spdxIds": ["Apache-2.0"],
+            "raw": "Apache-2.0",
+            "source": f"sbom:spdx:{BILLING}",
+        }
+    ]
     assert package["hashes"] == ["SHA-256:ab12"]
-    assert package["dependencies"] == [{"purl": "pkg:maven/org.apache.logging.log4j/log4j-api@2.14.1"}]
+    assert package["dependencies"] == [
+        {"purl": "pkg:maven/org.apache.logging.log4j/log4j-api@2.14.1"}
+    ]
     (vuln,) = package["vulnerabilities"]
     assert vuln["id"] == "GHSA-jfh8-c2jp-5v3q" and vuln["aliases"] == ["CVE-2021-44228"]
-    assert (vuln["severity"], vuln["score"], vuln["fixedVersions"]) == ("CRITICAL", 10.0, ["2.15.0"])
-    fixed = await data(estate, '{ packages(filter: {name: "log4j-core", versionRange: ">=2.17.1"})'
-                               " { totalCount } }")
+    assert (vuln["severity"], vuln["score"], vuln["fixedVersions"]) == (
+        "CRITICAL",
+        10.0,
+        ["2.15.0"],
+    )
+    fixed = await data(
+        estate,
+        '{ packages(filter: {name: "log4j-core", versionRange: ">=2.17.1"}) { totalCount } }',
+    )
     assert fixed["packages"]["totalCount"] == 0
-    one = await data(estate, "query($p: String!) { package(purl: $p) { vulnerabilities { id } } }",
-                     p=LOG4J)
+    one = await data(
+        estate, "query($p: String!) { package(purl: $p) { vulnerabilities { id } } }", p=LOG4J
+    )
     assert one["package"]["vulnerabilities"] == [{"id": "GHSA-jfh8-c2jp-5v3q"}]
 
 

@@ -20,6 +20,7 @@ DOMAIN_QUERY_TESTS = [
     Path(__file__).with_name("test_git_queries.py"),
     Path(__file__).with_name("test_cost_queries.py"),
     Path(__file__).with_name("test_findings_queries.py"),
+    Path(__file__).with_name("test_federation_queries.py"),
 ]
 REGENERATE = (
     '.venv/bin/python -c "from pathlib import Path; from graph_api.api.schema import build_schema; '

@@ -54,10 +54,10 @@ def finding(ident: str, entity: str = A, severity: str = "HIGH", **values: objec
     return FindingRecord(**fields)  # type: ignore[arg-type]
 
 
-def changes(created: list[FindingRecord], updated: list[FindingRecord] = []) -> ChangeSet:
+def changes(created: list[FindingRecord], updated: list[FindingRecord] | None = None) -> ChangeSet:
     return ChangeSet(
         source=SOURCE,
-        facts=SourceFacts(findings=FindingChanges(created=created, updated=updated)),
+        facts=SourceFacts(findings=FindingChanges(created=created, updated=updated or [])),
         state={"hash": "h1"},
     )
 
@@ -131,7 +131,9 @@ async def test_package_facts_are_replaced_per_source(store: GraphStore) -> None:
     await store.apply(
         ChangeSet(
             source="osv:two",
-            facts=SourceFacts(vulnerabilities=[VulnerabilityRecord("GHSA-1", jinja, severity="LOW")]),
+            facts=SourceFacts(
+                vulnerabilities=[VulnerabilityRecord("GHSA-1", jinja, severity="LOW")]
+            ),
         )
     )
     (declared,) = (await store.package_declarations([jinja]))[jinja]
@@ -181,8 +183,11 @@ async def test_lifecycle_updates_resolves_reopens_and_skips_the_same_report(
     # A newer scan: B1 still there (message changed), B2 fixed, B4 new.
     second = SourceReport(
         SOURCE,
-        [observed("B1", "x", message="moved"), observed("B3", "z", suppressed=True),
-         observed("B4", "w", severity="LOW")],
+        [
+            observed("B1", "x", message="moved"),
+            observed("B3", "z", suppressed=True),
+            observed("B4", "w", severity="LOW"),
+        ],
         reported_at="2024-02-01T00:00:00.000+00:00",
     )
     report = await apply_report(store, second)
@@ -194,7 +199,11 @@ async def test_lifecycle_updates_resolves_reopens_and_skips_the_same_report(
     assert stored["B2"].first_seen.startswith("2024-01-01")
     assert stored["B3"].status == "SUPPRESSED"
     assert (await store.open_finding_counts([A]))[A] == {
-        "CRITICAL": 0, "HIGH": 1, "MEDIUM": 0, "LOW": 1, "INFO": 0
+        "CRITICAL": 0,
+        "HIGH": 1,
+        "MEDIUM": 0,
+        "LOW": 1,
+        "INFO": 0,
     }
     # B2 comes back: the same finding reopens, first seen kept.
     third = SourceReport(

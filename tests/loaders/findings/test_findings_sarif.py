@@ -77,7 +77,9 @@ async def test_semgrep_local_rules_offline(estate: EmbeddedStore, tmp_path: Path
     sarif = semgrep_sarif(code, tmp_path / "semgrep.sarif")
     data = json.loads(sarif.read_text())
     # Semgrep writes the same placeholder fingerprint on every result when logged out.
-    placeholders = {r.get("fingerprints", {}).get("matchBasedId/v1") for r in data["runs"][0]["results"]}
+    placeholders = {
+        r.get("fingerprints", {}).get("matchBasedId/v1") for r in data["runs"][0]["results"]
+    }
     (outcome,) = await load_sarif(estate, [sarif], entity="billing")
     assert outcome.ok, outcome.error
     found = {f.rule: f for f in await open_findings(estate, "sarif:")}
@@ -132,16 +134,29 @@ CODEQL_RUN = {
     "versionControlProvenance": [{"repositoryUri": "https://github.com/acme/shop.git"}],
     "invocations": [{"executionSuccessful": True, "endTimeUtc": "2024-05-01T10:00:00Z"}],
     "results": [
-        result("js/sql-injection", rule={"id": "js/sql-injection", "index": 0,
-                                         "toolComponent": {"index": 0}},
-               partialFingerprints={"primaryLocationLineHash": "aa11:1"}),
-        result("js/xss", ruleIndex=1, partialFingerprints={"primaryLocationLineHash": "bb22:1"},
-               rule={"id": "js/xss", "index": 1, "toolComponent": {"index": 0}}),
+        result(
+            "js/sql-injection",
+            rule={"id": "js/sql-injection", "index": 0, "toolComponent": {"index": 0}},
+            partialFingerprints={"primaryLocationLineHash": "aa11:1"},
+        ),
+        result(
+            "js/xss",
+            ruleIndex=1,
+            partialFingerprints={"primaryLocationLineHash": "bb22:1"},
+            rule={"id": "js/xss", "index": 1, "toolComponent": {"index": 0}},
+        ),
         result("js/unused", partialFingerprints={"primaryLocationLineHash": "cc33:1"}),
-        result("js/weak-hash", level="error", partialFingerprints={"primaryLocationLineHash": "dd44:1"},
-               suppressions=[{"kind": "inSource", "status": "accepted"}]),
-        result("js/unknown", partialFingerprints={"primaryLocationLineHash": "ee55:1"},
-               suppressions=[{"kind": "external", "status": "underReview"}]),
+        result(
+            "js/weak-hash",
+            level="error",
+            partialFingerprints={"primaryLocationLineHash": "dd44:1"},
+            suppressions=[{"kind": "inSource", "status": "accepted"}],
+        ),
+        result(
+            "js/unknown",
+            partialFingerprints={"primaryLocationLineHash": "ee55:1"},
+            suppressions=[{"kind": "external", "status": "underReview"}],
+        ),
         result("js/passed", kind="pass"),
         result("js/none", level="none", partialFingerprints={"primaryLocationLineHash": "ff66:1"}),
     ],
@@ -170,7 +185,9 @@ async def test_severity_levels_extensions_and_suppressions(
     assert stored["js/xss"].last_seen.startswith("2024-05-01T10:00:00")
 
 
-async def test_runs_are_sources_per_tool_and_category(estate: EmbeddedStore, tmp_path: Path) -> None:
+async def test_runs_are_sources_per_tool_and_category(
+    estate: EmbeddedStore, tmp_path: Path
+) -> None:
     python = json.loads(json.dumps(CODEQL_RUN))
     python["automationDetails"] = {"id": "python/run-2024-05-01"}
     python["results"] = [result("py/sql-injection")]
@@ -184,8 +201,9 @@ async def test_runs_are_sources_per_tool_and_category(estate: EmbeddedStore, tmp
     newer = json.loads(json.dumps(CODEQL_RUN))
     newer["invocations"][0]["endTimeUtc"] = "2024-06-01T10:00:00Z"
     newer["results"] = []
-    (outcome,) = await load_sarif(estate, [write_json(tmp_path / "n.sarif", log([newer]))],
-                                  entity="shop")
+    (outcome,) = await load_sarif(
+        estate, [write_json(tmp_path / "n.sarif", log([newer]))], entity="shop"
+    )
     assert outcome.reports[0].resolved == 6
     open_now = {f.rule for f in await open_findings(estate)}
     assert open_now == {"py/sql-injection"}
@@ -199,13 +217,21 @@ async def test_runs_are_sources_per_tool_and_category(estate: EmbeddedStore, tmp
     [
         ('{"version": "2.1.0", "runs": [', "line 1 column 31"),
         ('{"version": "2.0.0", "runs": []}', "$.version: SARIF 2.1.0 is supported"),
-        ('{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": [{"level": "fatal"}]}]}',
-         "$.runs[0].results[0]: level 'fatal' is not a SARIF level"),
-        ('{"version": "2.1.0", "runs": [{"tool": {"driver": {}}}]}',
-         "$.runs[0].tool.driver.name: is required"),
-        ('{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x", "rules": [{"id": "r", '
-         '"properties": {"security-severity": "high"}}]}}}]}',
-         "$.runs[0].tool.driver.rules[0].properties.security-severity: 'high' is not a number"),
+        (
+            '{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": [{"level": "fatal"}]}]}',
+            "$.runs[0].results[0]: level 'fatal' is not a SARIF level",
+        ),
+        (
+            '{"version": "2.1.0", "runs": [{"tool": {"driver": {}}}]}',
+            "$.runs[0].tool.driver.name: is required",
+        ),
+        (
+            (
+                '{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x", "rules": '
+                '[{"id": "r", "properties": {"security-severity": "high"}}]}}}]}'
+            ),
+            "$.runs[0].tool.driver.rules[0].properties.security-severity: 'high' is not a number",
+        ),
     ],
 )
 async def test_bad_input_names_the_place_and_keeps_previous_findings(
@@ -224,8 +250,11 @@ async def test_bad_input_names_the_place_and_keeps_previous_findings(
 
 
 async def test_an_unmatched_report_asks_for_entity(estate: EmbeddedStore, tmp_path: Path) -> None:
-    run = {"tool": {"driver": {"name": "Trivy"}}, "results": [result("CVE-1")],
-           "versionControlProvenance": [{"repositoryUri": "https://github.com/acme/nothing"}]}
+    run = {
+        "tool": {"driver": {"name": "Trivy"}},
+        "results": [result("CVE-1")],
+        "versionControlProvenance": [{"repositoryUri": "https://github.com/acme/nothing"}],
+    }
     sarif = write_json(tmp_path / "trivy.sarif", log([run]))
     (outcome,) = await load_sarif(estate, [sarif])
     assert "pass --entity" in (outcome.error or "")
@@ -240,7 +269,8 @@ async def test_an_unmatched_report_asks_for_entity(estate: EmbeddedStore, tmp_pa
 def test_identical_code_twice_in_a_file_gives_two_findings(tmp_path: Path) -> None:
     twice = [result("r"), result("r")]
     twice[1]["locations"][0]["physicalLocation"]["region"]["startLine"] = 20
-    report = parse_sarif(tmp_path / "x.sarif", log([{"tool": {"driver": {"name": "t"}},
-                                                      "results": twice}]))
+    report = parse_sarif(
+        tmp_path / "x.sarif", log([{"tool": {"driver": {"name": "t"}}, "results": twice}])
+    )
     (source,) = report.reports(SHOP)
     assert len({f.fingerprint for f in source.findings}) == 2

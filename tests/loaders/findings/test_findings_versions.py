@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -21,35 +22,91 @@ def affected(*events: dict[str, str], kind: str = "ECOSYSTEM", versions: list[st
 
 # Maven's own ComparableVersionTest sequences, each strictly increasing.
 MAVEN_QUALIFIERS = [
-    "1-alpha2snapshot", "1-alpha2", "1-alpha-123", "1-beta-2", "1-beta123", "1-m2", "1-m11",
-    "1-rc", "1-cr2", "1-rc123", "1-SNAPSHOT", "1", "1-sp", "1-sp2", "1-sp123", "1-abc",
-    "1-def", "1-pom-1", "1-1-snapshot", "1-1", "1-2", "1-123",
+    "1-alpha2snapshot",
+    "1-alpha2",
+    "1-alpha-123",
+    "1-beta-2",
+    "1-beta123",
+    "1-m2",
+    "1-m11",
+    "1-rc",
+    "1-cr2",
+    "1-rc123",
+    "1-SNAPSHOT",
+    "1",
+    "1-sp",
+    "1-sp2",
+    "1-sp123",
+    "1-abc",
+    "1-def",
+    "1-pom-1",
+    "1-1-snapshot",
+    "1-1",
+    "1-2",
+    "1-123",
 ]
 MAVEN_NUMBERS = [
-    "2.0", "2-1", "2.0.a", "2.0.0.a", "2.0.2", "2.0.123", "2.1.0", "2.1-a", "2.1b", "2.1-c",
-    "2.1-1", "2.1.0.1", "2.2", "2.123", "11.a2", "11.a11", "11.b2", "11.b11", "11.m2",
-    "11.m11", "11", "11.a", "11b", "11c", "11m",
+    "2.0",
+    "2-1",
+    "2.0.a",
+    "2.0.0.a",
+    "2.0.2",
+    "2.0.123",
+    "2.1.0",
+    "2.1-a",
+    "2.1b",
+    "2.1-c",
+    "2.1-1",
+    "2.1.0.1",
+    "2.2",
+    "2.123",
+    "11.a2",
+    "11.a11",
+    "11.b2",
+    "11.b11",
+    "11.m2",
+    "11.m11",
+    "11",
+    "11.a",
+    "11b",
+    "11c",
+    "11m",
 ]
 
 
 @pytest.mark.parametrize("sequence", [MAVEN_QUALIFIERS, MAVEN_NUMBERS])
 def test_maven_order(sequence: list[str]) -> None:
-    for lower, higher in zip(sequence, sequence[1:]):
+    for lower, higher in pairwise(sequence):
         assert MavenVersion(lower) < MavenVersion(higher), (lower, higher)
 
 
 def test_maven_equal_spellings() -> None:
-    for a, b in [("1", "1.0.0"), ("1-ga", "1"), ("1.0-final", "1"), ("1-a1", "1-alpha-1"),
-                 ("1-cr", "1-rc")]:
+    for a, b in [
+        ("1", "1.0.0"),
+        ("1-ga", "1"),
+        ("1.0-final", "1"),
+        ("1-a1", "1-alpha-1"),
+        ("1-cr", "1-rc"),
+    ]:
         assert MavenVersion(a) == MavenVersion(b)
 
 
 def test_log4j_ranges_in_maven_order() -> None:
     # GHSA-jfh8-c2jp-5v3q: introduced 2.13.0, fixed 2.15.0 (and 2.0-beta9 .. 2.12.2).
     matcher = AffectedMatcher(
-        {"ranges": [{"type": "ECOSYSTEM", "events": [
-            {"introduced": "2.13.0"}, {"fixed": "2.15.0"}, {"introduced": "2.0-beta9"},
-            {"fixed": "2.12.2"}]}]},
+        {
+            "ranges": [
+                {
+                    "type": "ECOSYSTEM",
+                    "events": [
+                        {"introduced": "2.13.0"},
+                        {"fixed": "2.15.0"},
+                        {"introduced": "2.0-beta9"},
+                        {"fixed": "2.12.2"},
+                    ],
+                }
+            ]
+        },
         "Maven",
     )
     assert matcher.matches("2.14.1") and matcher.matches("2.0") and matcher.matches("2.15.0-rc1")
@@ -70,11 +127,19 @@ def test_semver_ecosystems() -> None:
 
 
 def test_events_out_of_order_last_affected_prereleases_and_lists() -> None:
-    ranges = affected({"fixed": "5.2b1"}, {"last_affected": "1.4"}, {"introduced": "5.0"},
-                      {"introduced": "1.0"}, versions=["0.5"])
+    ranges = affected(
+        {"fixed": "5.2b1"},
+        {"last_affected": "1.4"},
+        {"introduced": "5.0"},
+        {"introduced": "1.0"},
+        versions=["0.5"],
+    )
     pypi = AffectedMatcher(ranges, "PyPI")
-    assert [v for v in ["0.5", "0.9", "1.0", "1.4", "1.4.1", "5.0", "5.2a3", "5.2b1", "5.2"]
-            if pypi.matches(v)] == ["0.5", "1.0", "1.4", "5.0", "5.2a3"]
+    assert [
+        v
+        for v in ["0.5", "0.9", "1.0", "1.4", "1.4.1", "5.0", "5.2a3", "5.2b1", "5.2"]
+        if pypi.matches(v)
+    ] == ["0.5", "1.0", "1.4", "5.0", "5.2a3"]
     assert not pypi.matches(None) and not AffectedMatcher(ranges, "Debian:11").matches("1.0")
     # GIT ranges name commits, not versions: only the explicit list counts.
     git = AffectedMatcher(affected({"introduced": "abc"}, kind="GIT", versions=["1.1"]), "PyPI")
@@ -117,17 +182,27 @@ def test_license_normalisation_is_only_certain() -> None:
     assert spdx_expression("Apache License, Version 2.0") == "Apache-2.0"
     assert spdx_expression("License :: OSI Approved :: MIT License") == "MIT"
     assert spdx_expression("LicenseRef-acme-internal") == "LicenseRef-acme-internal"
-    for unknown in ["BSD", "License :: OSI Approved :: BSD License", "GPLv3",
-                    "License :: OSI Approved :: GNU General Public License v3 (GPLv3)",
-                    "MIT/Apache-2.0", "Apache Software License", ""]:
+    for unknown in [
+        "BSD",
+        "License :: OSI Approved :: BSD License",
+        "GPLv3",
+        "License :: OSI Approved :: GNU General Public License v3 (GPLv3)",
+        "MIT/Apache-2.0",
+        "Apache Software License",
+        "",
+    ]:
         assert spdx_expression(unknown) is None, unknown
-    assert combined([statement("MIT"), statement("Apache-2.0 OR MIT")]) == "MIT AND (Apache-2.0 OR MIT)"
+    assert (
+        combined([statement("MIT"), statement("Apache-2.0 OR MIT")])
+        == "MIT AND (Apache-2.0 OR MIT)"
+    )
     assert combined([statement("MIT"), statement("BSD")]) is None
 
 
 def test_license_policy() -> None:
-    policy = LicensePolicy(allowed=["MIT", "Apache-2.0"], denied=["GPL-3.0-only"],
-                           review=["LGPL-2.1-only"])
+    policy = LicensePolicy(
+        allowed=["MIT", "Apache-2.0"], denied=["GPL-3.0-only"], review=["LGPL-2.1-only"]
+    )
     assert verdict("MIT OR GPL-3.0-only", policy) is Verdict.ALLOWED
     assert verdict("MIT AND GPL-3.0-only", policy) is Verdict.DENIED
     assert verdict("LGPL-2.1-only OR GPL-3.0-only", policy) is Verdict.REVIEW

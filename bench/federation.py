@@ -1,0 +1,234 @@
+"""Federation benchmark: peers merged into a hub from scratch, a 1% change on one peer, and
+query latency on the hub against a single instance.
+
+``python -m bench.federation [--peers 5] [--components 14000] [--repeats 3] [--json]``
+generates one demo estate per peer (``--components 14000`` gives about 20k entities: teams,
+users, systems, APIs, resources), loads each into its own store, serves each with a real
+``devgraph serve`` process, then measures, each figure the median of ``--repeats`` runs:
+
+- merge from scratch: ``sync_peers`` into an empty hub, every peer read over HTTP;
+- a 1% change on one peer (updates, additions, deletions over its API) synced by itself;
+- an unchanged peer's sync (no writes);
+- GraphQL latency (p50 of 50) of the same queries on the hub and on one peer.
+
+Peers run with ``DEVGRAPH_CHANGES_OVERLAP_S=0``: the figures are the steady state, where a
+hub's last sync is older than the overlap; with the default overlap (300 s), a sync in the
+five minutes after a bulk change reads that change again (it writes nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench.__main__ import percentile, server, timed_queries
+from devgraph.demo import generate_estate
+from federation import add_peer, sync_peer, sync_peers
+from graph_api.ingest import apply_source, validate
+from graph_api.security.tokens import create_token
+from graph_api.store import EntityFilter, EntityOrder
+from graph_api.store.embedded import EmbeddedStore
+from loaders.files import FileSource
+
+console = Console(stderr=True)
+QUERY_REPEAT = 50
+
+
+async def prepare_peer(estate: Path, store_path: Path) -> str:
+    """Load ``estate`` into a new store as if upserted over its API; an admin token."""
+    read = FileSource(estate, fetch_remote=False).read()
+    entities, rejected = validate(read.documents)
+    if rejected or read.rejected:
+        raise RuntimeError(f"the estate did not load cleanly: {(rejected or read.rejected)[:3]}")
+    store = EmbeddedStore(store_path)
+    await store.open()
+    try:
+        await apply_source(store, "api", entities, mode="delta")
+        _, admin = await create_token(store, name="bench", team=None, role="admin", expires_at=None)
+    finally:
+        await store.close()
+    return admin
+
+
+async def scratch_merge(hub_path: Path, bases: list[str]) -> tuple[float, int]:
+    """Seconds to merge every peer into an empty hub, and the entities it then holds."""
+    hub = EmbeddedStore(hub_path)
+    await hub.open()
+    try:
+        for index, base in enumerate(bases):
+            await add_peer(hub, f"unit{index}", kind="devgraph", url=base)
+        start = time.perf_counter()
+        reports = await sync_peers(hub)
+        elapsed = time.perf_counter() - start
+        failed = [r.summary() for r in reports if not r.ok]
+        if failed:
+            raise RuntimeError(f"a peer failed to sync: {failed}")
+        _, total = await hub.find_entities(EntityFilter(), EntityOrder.REF, False, 0, 0)
+        return elapsed, total
+    finally:
+        await hub.close()
+
+
+def change_one_percent(base: str, admin: str, round_: int, components: list[str]) -> int:
+    """Update, add and delete 1% of a peer's entities over its API; how many changed."""
+    headers = {"Authorization": f"Bearer {admin}"}
+    share = max(len(components) // 100, 3)
+    updates = components[round_ * share : round_ * share + share * 9 // 10]
+    deletes = components[-(round_ + 1) * (share // 20 + 1) :][: share // 20 + 1]
+    descriptors = [
+        {
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": "Component",
+            "metadata": {"name": name, "description": f"changed in round {round_}"},
+            "spec": {"type": "service", "lifecycle": "production", "owner": "bench-team"},
+        }
+        for name in [*updates, *(f"bench-new-{round_}-{i}" for i in range(share // 20 + 1))]
+    ]
+    mutation = "mutation($d: [JSON!]!) { upsertEntities(descriptors: $d) { added updated } }"
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+        body = client.post("/graphql", json={"query": mutation, "variables": {"d": descriptors}})
+        body.raise_for_status()
+        for name in deletes:
+            client.post(
+                "/graphql",
+                json={"query": f'mutation {{ deleteEntity(ref: "{name}") {{ deleted }} }}'},
+            ).raise_for_status()
+    return len(descriptors) + len(deletes)
+
+
+async def component_names(store_path: Path) -> list[str]:
+    store = EmbeddedStore(store_path, read_only=True)
+    await store.open()
+    try:
+        records, _ = await store.find_entities(
+            EntityFilter(kinds=["component"]), EntityOrder.REF, False, 0, 1_000_000
+        )
+        return [r.name for r in records]
+    finally:
+        await store.close()
+
+
+async def incremental(hub_path: Path, base: str, admin: str, names: list[str], repeats: int) -> dict[str, Any]:
+    """Seconds to sync a 1% change on one peer, and an unchanged peer."""
+    hub = EmbeddedStore(hub_path)
+    await hub.open()
+    changed, unchanged, sizes = [], [], []
+    try:
+        for round_ in range(repeats):
+            sizes.append(change_one_percent(base, admin, round_, names))
+            start = time.perf_counter()
+            report = await sync_peer(hub, "unit0")
+            changed.append(time.perf_counter() - start)
+            if not report.ok or not report.updated:
+                raise RuntimeError(f"the 1% sync did not apply: {report.summary()}")
+            writes = hub.writes
+            start = time.perf_counter()
+            await sync_peer(hub, "unit0")
+            unchanged.append(time.perf_counter() - start)
+            if hub.writes != writes:
+                raise RuntimeError("an unchanged peer's sync wrote")
+    finally:
+        await hub.close()
+    return {
+        "changed_entities": sizes[0],
+        "change_sync_s": statistics.median(changed),
+        "unchanged_sync_s": statistics.median(unchanged),
+    }
+
+
+def query_latencies(base: str, unit: str | None, hub_ref: str) -> dict[str, float]:
+    """p50 milliseconds of typical queries; ``unit`` scopes the list to one unit on a hub."""
+    unit_filter = f', filter: {{unit: ["{unit}"]}}' if unit else ""
+    bodies = {
+        "entity with owner and dependencies": {
+            "query": f'{{ component(ref: "{hub_ref}") {{ ref title owner {{ ref }} '
+            "dependsOn { ref } dependents { ref } } }"
+        },
+        "page of 100 components with owners": {
+            "query": f"{{ components(first: 100{unit_filter}) {{ totalCount "
+            "edges { node { ref name owner { ref } } } } }"
+        },
+        "blast radius of a hub component": {
+            "query": f'{{ blastRadius(ref: "{hub_ref}") {{ total byDepth {{ depth count }} }} }}'
+        },
+    }
+    with httpx.Client(timeout=60) as client:
+        return {
+            name: percentile(timed_queries(client, base, body, QUERY_REPEAT), 0.5)
+            for name, body in bodies.items()
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.federation", description=__doc__)
+    parser.add_argument("--peers", type=int, default=5)
+    parser.add_argument("--components", type=int, default=14_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    # Steady state: see the module docstring.
+    os.environ["DEVGRAPH_CHANGES_OVERLAP_S"] = "0"
+    root = Path(tempfile.mkdtemp(prefix="devgraph-federation-bench-"))
+    console.print(f"preparing {args.peers} peers of {args.components} components in {root}")
+    admins = []
+    for index in range(args.peers):
+        estate = root / f"estate-{index}"
+        generate_estate(estate, components=args.components, seed=index + 1)
+        admins.append(asyncio.run(prepare_peer(estate, root / f"peer-{index}")))
+    names = asyncio.run(component_names(root / "peer-0"))
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        bases = [stack.enter_context(server(root / f"peer-{i}"))[0] for i in range(args.peers)]
+        scratch, sizes = [], []
+        for round_ in range(args.repeats):
+            console.print(f"merge from scratch, round {round_ + 1}")
+            elapsed, total = asyncio.run(scratch_merge(root / f"hub-{round_}", bases))
+            scratch.append(elapsed)
+            sizes.append(total)
+        hub_path = root / f"hub-{args.repeats - 1}"
+        console.print("1% change on one peer")
+        change = asyncio.run(incremental(hub_path, bases[0], admins[0], names, args.repeats))
+        # The hub's own peer syncs start with it: let them finish before timing queries.
+        hub_base, _ = stack.enter_context(server(hub_path))
+        time.sleep(10)
+        hub_component = "auth-service" if "auth-service" in names else names[0]
+        single = query_latencies(bases[0], None, f"component:default/{hub_component}")
+        hub = query_latencies(hub_base, "unit0", f"component:unit0/{hub_component}")
+    result = {
+        "peers": args.peers,
+        "entities_per_peer": sizes[-1] // args.peers,
+        "hub_entities": sizes[-1],
+        "scratch_merge_s": statistics.median(scratch),
+        "scratch_merge_runs_s": scratch,
+        **change,
+        "query_p50_ms": {"single": single, "hub": hub},
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"federation: {args.peers} peers, medians of {args.repeats}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("hub entities", str(result["hub_entities"]))
+    table.add_row("merge from scratch", f"{result['scratch_merge_s']:.1f} s")
+    table.add_row(f"1% change ({change['changed_entities']} entities)", f"{change['change_sync_s']:.2f} s")
+    table.add_row("unchanged peer", f"{change['unchanged_sync_s']:.2f} s")
+    for name in single:
+        table.add_row(f"{name}: single / hub", f"{single[name]:.1f} / {hub[name]:.1f} ms")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

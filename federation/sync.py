@@ -1,0 +1,506 @@
+"""Syncing a peer into the hub: read it, check it, merge it, write one change set.
+
+A sync never writes a partial read: a peer that is down, slow or answers garbage keeps its
+last good data, marked STALE with the error. A peer that suddenly returns far fewer
+entities than the hub holds of it (under ``shrink_ratio``, default half) is HELD: nothing is
+written until a sync with ``accept_shrink``. Everything a sync changes (the peer's entities,
+the entities of other peers whose refs now resolve elsewhere, and what the hub records of the
+peer) is one :class:`~graph_api.store.ChangeSet`, written all or nothing; a peer whose read
+changed nothing costs no write at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import httpx
+import orjson
+
+from federation._fetched import DEFAULT_TIMEOUT_S, Fetched, PeerUnavailable
+from federation.backstage_peer import read_backstage
+from federation.devgraph_peer import read_devgraph
+from federation.file_peer import read_file
+from federation.merge import (
+    Copy,
+    CopyKey,
+    Held,
+    Merged,
+    World,
+    copies_from_provenance,
+    identity_keys,
+    merge,
+    outside_refs,
+)
+from federation.naming import peer_ref
+from graph_api.ingest import Rejection, audit_event
+from graph_api.model import DescriptorError, RelationType, parse_entity
+from graph_api.model.federation import PEER_SOURCE_PREFIX, PeerKind, PeerStatus, peer_source
+from graph_api.store import (
+    ChangeSet,
+    Direction,
+    EntityChange,
+    EntityRecord,
+    GraphStore,
+    PeerRecord,
+    PlacedEntity,
+)
+from graph_api.store._records import now_iso
+
+SHRINK_RATIO = 0.5
+# Syncs of one store run one at a time: each merges against what the previous one wrote.
+_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+class UnknownPeer(LookupError):
+    """No peer of that name is configured."""
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What syncing one peer did. Refs are hub refs; ``restitched`` are entities of other
+    peers written again because their refs now resolve elsewhere."""
+
+    peer: str
+    status: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    restitched: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    entity_count: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == PeerStatus.OK.value
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "peer": self.peer,
+            "status": self.status,
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "removed": len(self.removed),
+            "restitched": len(self.restitched),
+            "unchanged": self.unchanged,
+            "entity_count": self.entity_count,
+            "rejected": [asdict(r) for r in self.rejected],
+            "ambiguous": list(self.ambiguous),
+            "conflicts": list(self.conflicts),
+            "error": self.error,
+        }
+
+
+async def sync_peers(
+    store: GraphStore, names: Sequence[str] = (), **options: Any
+) -> list[SyncReport]:
+    """Sync the named peers (every peer when none is named), one after another.
+
+    Raises:
+        UnknownPeer: a name that is not a configured peer (before anything is synced).
+    """
+    known = [p.name for p in await store.get_peers()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UnknownPeer(f"no peer named {', '.join(unknown)}; see `devgraph peers list`")
+    return [await sync_peer(store, name, **options) for name in (names or known)]
+
+
+async def sync_peer(
+    store: GraphStore,
+    name: str,
+    *,
+    accept_shrink: bool = False,
+    full: bool = False,
+    shrink_ratio: float = SHRINK_RATIO,
+    client: httpx.AsyncClient | None = None,
+    page_size: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    actor: str = "federation",
+) -> SyncReport:
+    """Read peer ``name`` and merge what changed into the hub.
+
+    Args:
+        store: the hub's store.
+        name: a configured peer.
+        accept_shrink: write even when the peer returns fewer than ``shrink_ratio`` of the
+            entities the hub holds of it.
+        full: ask a devgraph peer for everything, not only what changed since the last sync.
+        client: the HTTP client to read with (tests pass one); a new one otherwise.
+        page_size: entities per page asked of the peer.
+        timeout: seconds a peer may take to answer one request.
+        actor: who asked, for the audit trail.
+
+    Example:
+        >>> report = await sync_peer(store, "payments")  # doctest: +SKIP
+    """
+    lock = _locks.setdefault(store, asyncio.Lock())
+    async with lock:
+        peers = {p.name: p for p in await store.get_peers()}
+        peer = peers.get(name)
+        if peer is None:
+            raise UnknownPeer(f"no peer named {name}")
+        cursors, held = await _held(store, peers)
+        report = SyncReport(peer=name, status=PeerStatus.OK.value)
+        try:
+            fetched = await _fetch(
+                peer, None if full else cursors[name], client, page_size, timeout
+            )
+        except PeerUnavailable as exc:
+            return await _failed(store, peer, str(exc), report)
+        old = held[name]
+        new, changed = _take(peer, old, fetched, report)
+        report.entity_count = len(new)
+        if old and len(new) < shrink_ratio * len(old) and not accept_shrink:
+            return await _held_back(store, peer, len(old), len(new), report)
+        removed = [ref for ref in old if ref not in new]
+        if changed or removed or fetched.cursor != cursors[name]:
+            state = {"cursor": fetched.cursor}
+            await _merge_and_write(
+                store, peers, held, name, new, changed, removed, state, report, actor
+            )
+        await _record_status(store, peer, report, wrote=bool(changed or removed))
+        return report
+
+
+async def remove_peer(store: GraphStore, name: str, *, actor: str = "federation") -> SyncReport:
+    """Forget a peer: its entities leave the hub (refs into them resolve again) and its
+    config goes.
+
+    Raises:
+        UnknownPeer: no such peer.
+    """
+    lock = _locks.setdefault(store, asyncio.Lock())
+    async with lock:
+        peers = {p.name: p for p in await store.get_peers()}
+        if name not in peers:
+            raise UnknownPeer(f"no peer named {name}")
+        _, held = await _held(store, peers)
+        report = SyncReport(peer=name, status=PeerStatus.OK.value)
+        removed = list(held[name])
+        await _merge_and_write(store, peers, held, name, {}, {}, removed, {}, report, actor)
+        await store.delete_peer(name)
+        return report
+
+
+async def _held(
+    store: GraphStore, peers: dict[str, PeerRecord]
+) -> tuple[dict[str, str | None], dict[str, dict[str, Held]]]:
+    """Each peer's change cursor and what the hub holds of it, from its recorded state."""
+    states = await store.source_states([peer_source(n) for n in peers])
+    cursors: dict[str, str | None] = {}
+    held: dict[str, dict[str, Held]] = {}
+    for name in peers:
+        state = states.get(peer_source(name)) or {}
+        cursors[name] = state.get("cursor")
+        held[name] = {ref: Held.load(v) for ref, v in (state.get("entities") or {}).items()}
+    return cursors, held
+
+
+def _token(peer: PeerRecord) -> str | None:
+    if not peer.token_env:
+        return None
+    token = os.environ.get(peer.token_env)
+    if not token:
+        raise PeerUnavailable(f"${peer.token_env} (the token for peer {peer.name}) is not set")
+    return token
+
+
+async def _fetch(
+    peer: PeerRecord,
+    cursor: str | None,
+    client: httpx.AsyncClient | None,
+    page_size: int | None,
+    timeout: float,
+) -> Fetched:
+    kind = PeerKind(peer.kind)
+    if kind is PeerKind.FILE:
+        return await asyncio.to_thread(read_file, peer.url)
+    token = _token(peer)
+    paging = {"page_size": page_size} if page_size else {}
+    async with _client(client, timeout) as http:
+        if kind is PeerKind.DEVGRAPH:
+            return await read_devgraph(http, peer.url, token, cursor, **paging)
+        return await read_backstage(http, peer.url, token, **paging)
+
+
+class _client:
+    """The caller's client as is, or a new one closed afterwards."""
+
+    def __init__(self, given: httpx.AsyncClient | None, timeout: float) -> None:
+        self.given = given
+        self.own: httpx.AsyncClient | None = None
+        self.timeout = timeout
+
+    async def __aenter__(self) -> httpx.AsyncClient:
+        if self.given is not None:
+            return self.given
+        self.own = httpx.AsyncClient(timeout=self.timeout)
+        return self.own
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.own is not None:
+            await self.own.aclose()
+
+
+def _take(
+    peer: PeerRecord, old: dict[str, Held], fetched: Fetched, report: SyncReport
+) -> tuple[dict[str, Held], dict[str, Copy]]:
+    """What the hub will hold of the peer after this read, and the copies that changed."""
+    report.rejected.extend(fetched.rejected)
+    new = {} if fetched.full else dict(old)
+    for ref in fetched.removed:
+        new.pop(ref, None)
+    changed: dict[str, Copy] = {}
+    for raw in fetched.entities:
+        before = old.get(raw.ref)
+        if before is not None and before.digest == raw.digest:
+            new[raw.ref] = before
+            report.unchanged += 1
+            continue
+        try:
+            entity = parse_entity(raw.document)
+        except DescriptorError as exc:
+            report.rejected.append(Rejection(f"{peer.url}#{raw.ref}", str(exc), raw.ref))
+            continue
+        new[raw.ref] = Held(raw.digest, identity_keys(entity))
+        changed[raw.ref] = Copy(peer, entity)
+    # A document that could not be read keeps the version the hub already holds.
+    for rejection in report.rejected:
+        if rejection.ref in old and rejection.ref not in changed:
+            new[rejection.ref] = old[rejection.ref]
+    return new, changed
+
+
+async def _merge_and_write(
+    store: GraphStore,
+    peers: dict[str, PeerRecord],
+    held: dict[str, dict[str, Held]],
+    name: str,
+    new: dict[str, Held],
+    changed: dict[str, Copy],
+    removed: list[str],
+    state: dict[str, Any],
+    report: SyncReport,
+    actor: str,
+) -> None:
+    """Merge the peer's change with everything it touches and write it as one change set."""
+    before = World(peers, held, set())
+    after = World(peers, {**held, name: new}, set())
+    affected = _affected(before, after, [(name, ref) for ref in [*changed, *removed]])
+    final_before = {c: before.final_ref(c) for c in affected if before.groups.exists(c)}
+    final_after = {c: after.final_ref(c) for c in affected if after.groups.exists(c)}
+    moved = {ref for c, ref in final_before.items() if final_after.get(c) != ref}
+    gone = set(final_before.values()) - set(final_after.values())
+    redo = set(final_after) | _pointing_outside(after, name, {r for _, r in affected})
+    redo |= await _pointing_at(store, after, moved)
+    groups = {after.final_ref(c): after.groups.members(c) for c in redo}
+    needed = {m for members in groups.values() for m in members} - {(name, r) for r in changed}
+    places = {before.final_ref(m) for m in needed if before.groups.exists(m)}
+    found = await store.get_entities(sorted(places | set(groups) | gone))
+    stored = {r.ref: r for r in found if r is not None}
+    copies: dict[CopyKey, Copy] = {}
+    for record in stored.values():
+        if record.provenance and record.source and record.source.startswith(PEER_SOURCE_PREFIX):
+            copies.update(
+                copies_from_provenance(orjson.loads(record.provenance), record.descriptor, peers)
+            )
+    copies.update(((name, ref), copy) for ref, copy in changed.items())
+    after.local.update(await _local_refs(store, after, groups, copies))
+
+    stamp = now_iso()
+    upserts: list[PlacedEntity] = []
+    changes: list[EntityChange] = []
+    for final, members in sorted(groups.items()):
+        present = [copies[m] for m in members if m in copies]
+        if len(present) != len(members):
+            report.conflicts.append(
+                f"{final}: the data of {len(members) - len(present)} of its copies is missing; "
+                f"a full sync of their peers brings it back"
+            )
+            continue
+        merged = merge(present, after)
+        old = stored.get(final)
+        if old is not None and _claimed_by_hub(old):
+            _refuse(report, new, name, members, merged, old)
+            continue
+        _note_outside(new, name, present)
+        report.ambiguous.extend(
+            f"{where}: {ref} matches {', '.join(candidates)}; left unresolved"
+            for where, ref, candidates in merged.ambiguous
+        )
+        previous = old.hash if old is not None and not old.stub else None
+        if previous == merged.entity.hash:
+            continue
+        upserts.append(_placed(merged, stamp))
+        changes.append(EntityChange(final, previous, merged.entity.hash))
+        if merged.winner.peer.name != name:
+            report.restitched.append(final)
+        else:
+            (report.updated if previous else report.added).append(final)
+    deletes = sorted(
+        ref
+        for ref in gone
+        if ref in stored and not stored[ref].stub and not _claimed_by_hub(stored[ref])
+    )
+    changes.extend(EntityChange(ref, stored[ref].hash, None) for ref in deletes)
+    report.removed = deletes
+    report.entity_count = len(new)
+    state["entities"] = {ref: entry.dump() for ref, entry in sorted(new.items())}
+    audit = audit_event(actor, "federate", peer_source(name), changes) if changes else None
+    await store.apply(
+        ChangeSet(peer_source(name), upserts=upserts, deletes=deletes, state=state, audit=audit)
+    )
+
+
+def _affected(before: World, after: World, seeds: list[CopyKey]) -> set[CopyKey]:
+    """The seeds and every copy merged with one of them, before or after, transitively."""
+    affected: set[CopyKey] = set()
+    pending = list(seeds)
+    while pending:
+        copy = pending.pop()
+        if copy in affected:
+            continue
+        affected.add(copy)
+        for world in (before, after):
+            if world.groups.exists(copy):
+                pending.extend(world.groups.members(copy))
+    return affected
+
+
+def _pointing_outside(world: World, name: str, refs: set[str]) -> set[CopyKey]:
+    """Copies whose refs leave their unit for one of ``refs`` (whose owners just changed), and
+    every copy of peer ``name`` that points outside its unit (the hub's own entities they may
+    resolve to are re-checked at each of its syncs)."""
+    found: set[CopyKey] = set()
+    for peer, entries in world.held.items():
+        for ref, entry in entries.items():
+            if entry.outside and (peer == name or not refs.isdisjoint(entry.outside)):
+                found.add((peer, ref))
+    return found
+
+
+async def _pointing_at(store: GraphStore, world: World, refs: set[str]) -> set[CopyKey]:
+    """The copies whose entities have an edge to one of ``refs`` (entities that moved or
+    went): their refs resolve again."""
+    if not refs:
+        return set()
+    units = {p.unit: p.name for p in world.peers.values()}
+    found: set[CopyKey] = set()
+    for relation in RelationType:
+        neighbours = await store.related(sorted(refs), relation, Direction.BOTH)
+        for hub in {n for targets in neighbours.values() for n in targets}:
+            unit, ref = peer_ref(hub)
+            copy = (units[unit], ref) if unit in units else None
+            if copy is not None and world.groups.exists(copy):
+                found.add(copy)
+    return found
+
+
+async def _local_refs(
+    store: GraphStore,
+    world: World,
+    groups: dict[str, tuple[CopyKey, ...]],
+    copies: dict[CopyKey, Copy],
+) -> set[str]:
+    """Refs the hub's own sources define among those the copies point at outside their unit."""
+    wanted: set[str] = set()
+    for members in groups.values():
+        for member in members:
+            copy = copies.get(member)
+            if copy is not None:
+                wanted.update(outside_refs(copy, world.held[member[0]]))
+    claims = await store.claims(sorted(wanted))
+    return {ref for ref, claim in claims.items() if not claim.source.startswith(PEER_SOURCE_PREFIX)}
+
+
+def _claimed_by_hub(record: EntityRecord | None) -> bool:
+    """Defined by one of the hub's own sources, which federation never overwrites."""
+    return (
+        record is not None
+        and not record.stub
+        and not (record.source or "").startswith(PEER_SOURCE_PREFIX)
+    )
+
+
+def _refuse(
+    report: SyncReport,
+    new: dict[str, Held],
+    name: str,
+    members: tuple[CopyKey, ...],
+    merged: Merged,
+    record: EntityRecord,
+) -> None:
+    """Report a ref the hub itself defines; the peer's copy is not held, so it is offered
+    again at the next full read of the peer."""
+    report.conflicts.append(
+        f"{merged.entity.ref}: already defined by source {record.source} at {record.location}; "
+        f"the copy of peer {merged.winner.peer.name} is not merged"
+    )
+    for peer, ref in members:
+        if peer == name:
+            new.pop(ref, None)
+
+
+def _note_outside(new: dict[str, Held], name: str, copies: list[Copy]) -> None:
+    """Record, for this peer's copies, the refs that leave its unit."""
+    for copy in copies:
+        if copy.peer.name == name and copy.entity.ref in new:
+            entry = new[copy.entity.ref]
+            new[copy.entity.ref] = Held(entry.digest, entry.keys, outside_refs(copy, new))
+
+
+def _placed(merged: Merged, stamp: str) -> PlacedEntity:
+    winner = merged.winner
+    return PlacedEntity(
+        merged.entity,
+        f"{winner.peer.url}#{winner.entity.ref}",
+        source=peer_source(winner.peer.name),
+        unit=merged.unit,
+        provenance={**merged.provenance, "syncedAt": stamp},
+    )
+
+
+async def _failed(
+    store: GraphStore, peer: PeerRecord, error: str, report: SyncReport
+) -> SyncReport:
+    """Keep the last good data; STALE if there is some, ERROR if there never was."""
+    had_data = peer.last_synced_at is not None
+    report.status = (PeerStatus.STALE if had_data else PeerStatus.ERROR).value
+    report.error = error
+    report.entity_count = peer.entity_count
+    await store.put_peer(replace(peer, status=report.status, error=error))
+    return report
+
+
+async def _held_back(
+    store: GraphStore, peer: PeerRecord, before: int, now: int, report: SyncReport
+) -> SyncReport:
+    report.status = PeerStatus.HELD.value
+    report.error = (
+        f"the peer returned {now} entities where the hub holds {before}; nothing was changed. "
+        f"If that is right: devgraph federate sync {peer.name} --accept-shrink"
+    )
+    report.entity_count = before
+    report.added = report.updated = []
+    await store.put_peer(replace(peer, status=report.status, error=report.error))
+    return report
+
+
+async def _record_status(
+    store: GraphStore, peer: PeerRecord, report: SyncReport, *, wrote: bool
+) -> None:
+    """Record a good sync; an unchanged peer that was already OK costs no write."""
+    current = replace(
+        peer, status=PeerStatus.OK.value, error=None, entity_count=report.entity_count
+    )
+    if wrote or current != peer:
+        await store.put_peer(replace(current, last_synced_at=now_iso()))
