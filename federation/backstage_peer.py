@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 
 from federation._fetched import Fetched, PeerUnavailable, RawEntity, catalog_entity
 
@@ -60,8 +61,8 @@ async def _page(
     if response.status_code != 200:
         raise PeerUnavailable(f"{endpoint} answered {response.status_code}")
     try:
-        body = response.json()
-    except ValueError as exc:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
         raise PeerUnavailable(f"{endpoint} answered garbage: not JSON") from exc
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
         raise PeerUnavailable(f"{endpoint} answered garbage: no items")

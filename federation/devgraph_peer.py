@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 
 from federation._fetched import Fetched, PeerUnavailable, RawEntity, raw_entity
 from graph_api.ingest import Rejection
@@ -79,8 +80,8 @@ async def _changes(
     if response.status_code in (401, 403):
         raise PeerUnavailable(f"{endpoint} refused the token ({response.status_code})")
     try:
-        body = response.json()
-    except ValueError as exc:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
         raise PeerUnavailable(f"{endpoint} answered {response.status_code} with no JSON") from exc
     if not isinstance(body, dict):
         raise PeerUnavailable(f"{endpoint} answered garbage: {str(body)[:200]}")

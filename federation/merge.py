@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from federation.naming import hub_ref, unit_namespace
 from graph_api.model import Entity, Relation, parse_entity
@@ -43,10 +43,10 @@ CopyKey = tuple[str, str]
 """A peer's copy of an entity: ``(peer name, ref in the peer)``."""
 
 
-@dataclass(slots=True)
-class Held:
+class Held(NamedTuple):
     """What the hub keeps, beside the entity itself, of one entity it took from a peer: enough
-    to regroup and re-resolve without reading the entity again.
+    to regroup and re-resolve without reading the entity again. A tuple, as stored: a hub
+    reads back one per entity of every peer at each sync.
 
     ``outside``: refs (in the peer) it points at that its own unit does not define, so
     another unit's change can change where they resolve.
@@ -54,15 +54,7 @@ class Held:
 
     digest: str
     keys: list[str]
-    outside: list[str] = field(default_factory=list)
-
-    def dump(self) -> list[Any]:
-        return [self.digest, self.keys, self.outside]
-
-    @classmethod
-    def load(cls, value: list[Any]) -> Held:
-        digest, keys, outside = value
-        return cls(digest, list(keys), list(outside))
+    outside: list[str]
 
 
 @dataclass(slots=True)
@@ -100,16 +92,23 @@ def precedence_order(peers: Iterable[PeerRecord]) -> list[str]:
 
 
 class Groups:
-    """Same-as groups over what the hub holds of every peer (one version of each peer)."""
+    """Same-as groups over what the hub holds of every peer (one version of each peer).
 
-    def __init__(self, held: Mapping[str, Mapping[str, Held]], order: list[str]) -> None:
+    Args:
+        held: what the hub holds of each peer.
+        keys: each peer's :func:`key_index`, of the same version as ``held``.
+        order: peer names, highest precedence first.
+    """
+
+    def __init__(
+        self,
+        held: Mapping[str, Mapping[str, Held]],
+        keys: Mapping[str, Mapping[str, list[str]]],
+        order: list[str],
+    ) -> None:
         self.held = held
+        self.keys = keys
         self.rank = {name: index for index, name in enumerate(order)}
-        self._holders: dict[str, list[CopyKey]] = defaultdict(list)
-        for peer, entries in held.items():
-            for ref, entry in entries.items():
-                for key in entry.keys:
-                    self._holders[key].append((peer, ref))
         self._members: dict[CopyKey, tuple[CopyKey, ...]] = {}
         self.conflicts: set[tuple[CopyKey, ...]] = set()
 
@@ -126,7 +125,7 @@ class Groups:
         while stack:
             peer, ref = stack.pop()
             for key in self.held[peer][ref].keys:
-                holders = self._holders[key]
+                holders = [(p, r) for p, index in self.keys.items() for r in index.get(key, ())]
                 if len({p for p, _ in holders}) != len(holders):
                     continue  # a key two copies of one unit share identifies neither
                 for other in holders:
@@ -156,12 +155,23 @@ class Resolution:
     candidates: tuple[str, ...] = ()
 
 
+def key_index(held: Mapping[str, Held]) -> dict[str, list[str]]:
+    """One peer's refs by identity key (built once per version of a peer: a sync builds only
+    the syncing peer's)."""
+    index: dict[str, list[str]] = defaultdict(list)
+    for ref, entry in held.items():
+        for key in entry.keys:
+            index[key].append(ref)
+    return index
+
+
 class World:
     """Everything the hub holds of its peers (one sync's view), to place and resolve refs.
 
     Args:
         peers: every peer, by name.
         held: what the hub holds of each peer, by peer name then ref in the peer.
+        keys: each peer's :func:`key_index`, of the same version as ``held``.
         local: refs the hub's own sources define (candidates of cross-unit resolution).
     """
 
@@ -169,27 +179,32 @@ class World:
         self,
         peers: Mapping[str, PeerRecord],
         held: Mapping[str, Mapping[str, Held]],
+        keys: Mapping[str, Mapping[str, list[str]]],
         local: set[str],
     ) -> None:
         self.peers = peers
         self.held = held
         self.local = local
-        self.groups = Groups(held, precedence_order(peers.values()))
-        self._holders: dict[str, list[str]] = defaultdict(list)
-        for peer, entries in held.items():
-            for ref in entries:
-                self._holders[ref].append(peer)
+        self.groups = Groups(held, keys, precedence_order(peers.values()))
+        self._final: dict[CopyKey, str] = {}
 
     def final_ref(self, copy: CopyKey) -> str:
         """The hub ref of the entity ``copy`` is (or is merged into)."""
-        peer, ref = self.groups.winner(copy)
-        return hub_ref(self.peers[peer].unit, ref)
+        found = self._final.get(copy)
+        if found is None:
+            peer, ref = self.groups.winner(copy)
+            found = self._final[copy] = hub_ref(self.peers[peer].unit, ref)
+        return found
 
     def resolve(self, peer: str, ref: str) -> Resolution:
         """Where a ref written in ``peer`` (canonical, in the peer's namespaces) goes."""
         if ref in self.held[peer]:
             return Resolution(self.final_ref((peer, ref)), "unit")
-        found = {self.final_ref((other, ref)) for other in self._holders.get(ref, ()) if other != peer}
+        found = {
+            self.final_ref((other, ref))
+            for other, entries in self.held.items()
+            if other != peer and ref in entries
+        }
         if ref in self.local:
             found.add(ref)
         own = hub_ref(self.peers[peer].unit, ref)

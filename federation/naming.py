@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from graph_api.model.refs import DEFAULT_NAMESPACE, canonical_ref, split_ref
+from graph_api.model.refs import DEFAULT_NAMESPACE
 
 UNIT_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 UNIT_MAX = 30
@@ -36,14 +36,17 @@ def unit_namespace(unit: str, namespace: str) -> str:
 
 
 def hub_ref(unit: str, ref: str) -> str:
-    """The hub ref of a canonical peer ref.
+    """The hub ref of a peer ref in canonical form (``kind:namespace/name``, lower case).
 
     Example:
         >>> hub_ref("payments", "component:default/checkout")
         'component:payments/checkout'
     """
-    parts = split_ref(ref)
-    return canonical_ref(parts.kind, unit_namespace(unit, parts.namespace), parts.name)
+    # Canonical refs split at their first ':' and '/': cheaper than parsing, and a merge
+    # places every ref it meets.
+    kind, _, rest = ref.partition(":")
+    namespace, _, name = rest.partition("/")
+    return f"{kind}:{unit_namespace(unit, namespace)}/{name}"
 
 
 def peer_ref(ref: str) -> tuple[str, str]:
@@ -53,6 +56,7 @@ def peer_ref(ref: str) -> tuple[str, str]:
         >>> peer_ref("component:payments--ops/cron")
         ('payments', 'component:ops/cron')
     """
-    parts = split_ref(ref)
-    unit, _, namespace = parts.namespace.partition(_SEPARATOR)
-    return unit, canonical_ref(parts.kind, namespace or DEFAULT_NAMESPACE, parts.name)
+    kind, _, rest = ref.partition(":")
+    hub_namespace, _, name = rest.partition("/")
+    unit, _, namespace = hub_namespace.partition(_SEPARATOR)
+    return unit, f"{kind}:{namespace or DEFAULT_NAMESPACE}/{name}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -33,6 +33,7 @@ from federation.merge import (
     World,
     copies_from_provenance,
     identity_keys,
+    key_index,
     merge,
     outside_refs,
 )
@@ -99,19 +100,59 @@ class SyncReport:
         }
 
 
+@dataclass(slots=True)
+class ReadOptions:
+    """How peers are read.
+
+    ``full``: ask a devgraph peer for everything, not only what changed since the last sync.
+    ``client``: the HTTP client to read with (tests pass one); a new one otherwise.
+    ``page_size``: entities per page asked of a peer. ``timeout``: seconds a peer may take
+    to answer one request.
+    """
+
+    full: bool = False
+    client: httpx.AsyncClient | None = None
+    page_size: int | None = None
+    timeout: float = DEFAULT_TIMEOUT_S
+
+
 async def sync_peers(
-    store: GraphStore, names: Sequence[str] = (), **options: Any
+    store: GraphStore,
+    names: Sequence[str] = (),
+    *,
+    accept_shrink: bool = False,
+    shrink_ratio: float = SHRINK_RATIO,
+    actor: str = "federation",
+    **read: Any,
 ) -> list[SyncReport]:
-    """Sync the named peers (every peer when none is named), one after another.
+    """Sync the named peers (every peer when none is named). All are read at once, each
+    being its own server; each is merged as soon as its read is complete, one at a time.
+
+    Takes :func:`sync_peer`'s options; reports come in the order of ``names`` (or by name).
 
     Raises:
-        UnknownPeer: a name that is not a configured peer (before anything is synced).
+        UnknownPeer: a name that is not a configured peer (before anything is read).
     """
-    known = [p.name for p in await store.get_peers()]
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise UnknownPeer(f"no peer named {', '.join(unknown)}; see `devgraph peers list`")
-    return [await sync_peer(store, name, **options) for name in (names or known)]
+    options = ReadOptions(**read)
+    async with _locks.setdefault(store, asyncio.Lock()):
+        hub = await _hub(store)
+        unknown = [n for n in names if n not in hub.peers]
+        if unknown:
+            raise UnknownPeer(f"no peer named {', '.join(unknown)}; see `devgraph peers list`")
+        wanted = list(names or hub.peers)
+        reading = {
+            asyncio.ensure_future(_read(hub.peers[n], hub.cursors[n], options)): n for n in wanted
+        }
+        reports: dict[str, SyncReport] = {}
+        pending = set(reading)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done, key=lambda t: reading[t]):
+                name = reading[task]
+                reports[name] = await _sync(
+                    store, hub, name, task.result(), accept_shrink, shrink_ratio, actor
+                )
+        return [reports[name] for name in wanted]
 
 
 async def sync_peer(
@@ -119,12 +160,9 @@ async def sync_peer(
     name: str,
     *,
     accept_shrink: bool = False,
-    full: bool = False,
     shrink_ratio: float = SHRINK_RATIO,
-    client: httpx.AsyncClient | None = None,
-    page_size: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
     actor: str = "federation",
+    **read: Any,
 ) -> SyncReport:
     """Read peer ``name`` and merge what changed into the hub.
 
@@ -133,42 +171,19 @@ async def sync_peer(
         name: a configured peer.
         accept_shrink: write even when the peer returns fewer than ``shrink_ratio`` of the
             entities the hub holds of it.
-        full: ask a devgraph peer for everything, not only what changed since the last sync.
-        client: the HTTP client to read with (tests pass one); a new one otherwise.
-        page_size: entities per page asked of the peer.
-        timeout: seconds a peer may take to answer one request.
         actor: who asked, for the audit trail.
+        read: :class:`ReadOptions` (``full``, ``client``, ``page_size``, ``timeout``).
 
     Example:
         >>> report = await sync_peer(store, "payments")  # doctest: +SKIP
     """
-    lock = _locks.setdefault(store, asyncio.Lock())
-    async with lock:
-        peers = {p.name: p for p in await store.get_peers()}
-        peer = peers.get(name)
-        if peer is None:
+    options = ReadOptions(**read)
+    async with _locks.setdefault(store, asyncio.Lock()):
+        hub = await _hub(store)
+        if name not in hub.peers:
             raise UnknownPeer(f"no peer named {name}")
-        cursors, held = await _held(store, peers)
-        report = SyncReport(peer=name, status=PeerStatus.OK.value)
-        try:
-            fetched = await _fetch(
-                peer, None if full else cursors[name], client, page_size, timeout
-            )
-        except PeerUnavailable as exc:
-            return await _failed(store, peer, str(exc), report)
-        old = held[name]
-        new, changed = _take(peer, old, fetched, report)
-        report.entity_count = len(new)
-        if old and len(new) < shrink_ratio * len(old) and not accept_shrink:
-            return await _held_back(store, peer, len(old), len(new), report)
-        removed = [ref for ref in old if ref not in new]
-        if changed or removed or fetched.cursor != cursors[name]:
-            state = {"cursor": fetched.cursor}
-            await _merge_and_write(
-                store, peers, held, name, new, changed, removed, state, report, actor
-            )
-        await _record_status(store, peer, report, wrote=bool(changed or removed))
-        return report
+        fetched = await _read(hub.peers[name], hub.cursors[name], options)
+        return await _sync(store, hub, name, fetched, accept_shrink, shrink_ratio, actor)
 
 
 async def remove_peer(store: GraphStore, name: str, *, actor: str = "federation") -> SyncReport:
@@ -178,31 +193,82 @@ async def remove_peer(store: GraphStore, name: str, *, actor: str = "federation"
     Raises:
         UnknownPeer: no such peer.
     """
-    lock = _locks.setdefault(store, asyncio.Lock())
-    async with lock:
-        peers = {p.name: p for p in await store.get_peers()}
-        if name not in peers:
+    async with _locks.setdefault(store, asyncio.Lock()):
+        hub = await _hub(store)
+        if name not in hub.peers:
             raise UnknownPeer(f"no peer named {name}")
-        _, held = await _held(store, peers)
         report = SyncReport(peer=name, status=PeerStatus.OK.value)
-        removed = list(held[name])
-        await _merge_and_write(store, peers, held, name, {}, {}, removed, {}, report, actor)
+        removed = list(hub.held[name])
+        await _merge_and_write(store, hub, name, {}, {}, removed, {}, report, actor)
         await store.delete_peer(name)
         return report
 
 
-async def _held(
-    store: GraphStore, peers: dict[str, PeerRecord]
-) -> tuple[dict[str, str | None], dict[str, dict[str, Held]]]:
-    """Each peer's change cursor and what the hub holds of it, from its recorded state."""
+@dataclass(slots=True)
+class _Hub:
+    """What the hub holds of every peer, read once per sync and kept current as each peer's
+    change is written (a peer's sync changes only that peer's part)."""
+
+    peers: dict[str, PeerRecord]
+    cursors: dict[str, str | None]
+    held: dict[str, dict[str, Held]]
+    keys: dict[str, dict[str, list[str]]]
+
+
+async def _hub(store: GraphStore) -> _Hub:
+    """Every peer, its change cursor and what the hub holds of it (its recorded state)."""
+    peers = {p.name: p for p in await store.get_peers()}
     states = await store.source_states([peer_source(n) for n in peers])
-    cursors: dict[str, str | None] = {}
-    held: dict[str, dict[str, Held]] = {}
+    hub = _Hub(peers, {}, {}, {})
     for name in peers:
         state = states.get(peer_source(name)) or {}
-        cursors[name] = state.get("cursor")
-        held[name] = {ref: Held.load(v) for ref, v in (state.get("entities") or {}).items()}
-    return cursors, held
+        hub.cursors[name] = state.get("cursor")
+        hub.held[name] = {ref: Held(*v) for ref, v in (state.get("entities") or {}).items()}
+        hub.keys[name] = key_index(hub.held[name])
+    return hub
+
+
+async def _read(
+    peer: PeerRecord, cursor: str | None, options: ReadOptions
+) -> Fetched | PeerUnavailable:
+    try:
+        return await _fetch(
+            peer,
+            None if options.full else cursor,
+            options.client,
+            options.page_size,
+            options.timeout,
+        )
+    except PeerUnavailable as exc:
+        return exc
+
+
+async def _sync(
+    store: GraphStore,
+    hub: _Hub,
+    name: str,
+    fetched: Fetched | PeerUnavailable,
+    accept_shrink: bool,
+    shrink_ratio: float,
+    actor: str,
+) -> SyncReport:
+    """Merge one peer's read into the hub (the caller holds the store's sync lock)."""
+    peer = hub.peers[name]
+    report = SyncReport(peer=name, status=PeerStatus.OK.value)
+    if isinstance(fetched, PeerUnavailable):
+        return await _failed(store, peer, str(fetched), report)
+    old = hub.held[name]
+    # Parsing and merging are CPU work: off the event loop, which keeps reading other peers.
+    new, changed = await asyncio.to_thread(_take, peer, old, fetched, report)
+    report.entity_count = len(new)
+    if old and len(new) < shrink_ratio * len(old) and not accept_shrink:
+        return await _held_back(store, peer, len(old), len(new), report)
+    removed = [ref for ref in old if ref not in new]
+    if changed or removed or fetched.cursor != hub.cursors[name]:
+        state = {"cursor": fetched.cursor}
+        await _merge_and_write(store, hub, name, new, changed, removed, state, report, actor)
+    await _record_status(store, peer, report, wrote=bool(changed or removed))
+    return report
 
 
 def _token(peer: PeerRecord) -> str | None:
@@ -271,7 +337,7 @@ def _take(
         except DescriptorError as exc:
             report.rejected.append(Rejection(f"{peer.url}#{raw.ref}", str(exc), raw.ref))
             continue
-        new[raw.ref] = Held(raw.digest, identity_keys(entity))
+        new[raw.ref] = Held(raw.digest, identity_keys(entity), [])
         changed[raw.ref] = Copy(peer, entity)
     # A document that could not be read keeps the version the hub already holds.
     for rejection in report.rejected:
@@ -282,8 +348,7 @@ def _take(
 
 async def _merge_and_write(
     store: GraphStore,
-    peers: dict[str, PeerRecord],
-    held: dict[str, dict[str, Held]],
+    hub: _Hub,
     name: str,
     new: dict[str, Held],
     changed: dict[str, Copy],
@@ -292,9 +357,11 @@ async def _merge_and_write(
     report: SyncReport,
     actor: str,
 ) -> None:
-    """Merge the peer's change with everything it touches and write it as one change set."""
-    before = World(peers, held, set())
-    after = World(peers, {**held, name: new}, set())
+    """Merge the peer's change with everything it touches, write it as one change set, and
+    keep ``hub`` current."""
+    new_keys = key_index(new)
+    before = World(hub.peers, hub.held, hub.keys, set())
+    after = World(hub.peers, {**hub.held, name: new}, {**hub.keys, name: new_keys}, set())
     affected = _affected(before, after, [(name, ref) for ref in [*changed, *removed]])
     final_before = {c: before.final_ref(c) for c in affected if before.groups.exists(c)}
     final_after = {c: after.final_ref(c) for c in affected if after.groups.exists(c)}
@@ -307,15 +374,50 @@ async def _merge_and_write(
     places = {before.final_ref(m) for m in needed if before.groups.exists(m)}
     found = await store.get_entities(sorted(places | set(groups) | gone))
     stored = {r.ref: r for r in found if r is not None}
-    copies: dict[CopyKey, Copy] = {}
-    for record in stored.values():
-        if record.provenance and record.source and record.source.startswith(PEER_SOURCE_PREFIX):
-            copies.update(
-                copies_from_provenance(orjson.loads(record.provenance), record.descriptor, peers)
-            )
+    copies = await asyncio.to_thread(_stored_copies, stored.values(), hub.peers)
     copies.update(((name, ref), copy) for ref, copy in changed.items())
     after.local.update(await _local_refs(store, after, groups, copies))
+    upserts, changes = await asyncio.to_thread(
+        _merged, after, groups, copies, stored, new, name, report
+    )
+    deletes = sorted(
+        ref
+        for ref in gone
+        if ref in stored and not stored[ref].stub and not _claimed_by_hub(stored[ref])
+    )
+    changes.extend(EntityChange(ref, stored[ref].hash, None) for ref in deletes)
+    report.removed = deletes
+    report.entity_count = len(new)
+    state["entities"] = {ref: list(entry) for ref, entry in new.items()}
+    audit = audit_event(actor, "federate", peer_source(name), changes) if changes else None
+    await store.apply(
+        ChangeSet(peer_source(name), upserts=upserts, deletes=deletes, state=state, audit=audit)
+    )
+    hub.held[name], hub.keys[name], hub.cursors[name] = new, new_keys, state.get("cursor")
 
+
+def _stored_copies(
+    records: Iterable[EntityRecord], peers: dict[str, PeerRecord]
+) -> dict[CopyKey, Copy]:
+    """The peers' copies that stored federated entities were made of."""
+    copies: dict[CopyKey, Copy] = {}
+    for record in records:
+        if record.provenance and record.source and record.source.startswith(PEER_SOURCE_PREFIX):
+            provenance = orjson.loads(record.provenance)
+            copies.update(copies_from_provenance(provenance, record.descriptor, peers))
+    return copies
+
+
+def _merged(
+    world: World,
+    groups: dict[str, tuple[CopyKey, ...]],
+    copies: dict[CopyKey, Copy],
+    stored: dict[str, EntityRecord],
+    new: dict[str, Held],
+    name: str,
+    report: SyncReport,
+) -> tuple[list[PlacedEntity], list[EntityChange]]:
+    """The final entities of ``groups`` that differ from what is stored, and their changes."""
     stamp = now_iso()
     upserts: list[PlacedEntity] = []
     changes: list[EntityChange] = []
@@ -327,7 +429,7 @@ async def _merge_and_write(
                 f"a full sync of their peers brings it back"
             )
             continue
-        merged = merge(present, after)
+        merged = merge(present, world)
         old = stored.get(final)
         if old is not None and _claimed_by_hub(old):
             _refuse(report, new, name, members, merged, old)
@@ -346,19 +448,7 @@ async def _merge_and_write(
             report.restitched.append(final)
         else:
             (report.updated if previous else report.added).append(final)
-    deletes = sorted(
-        ref
-        for ref in gone
-        if ref in stored and not stored[ref].stub and not _claimed_by_hub(stored[ref])
-    )
-    changes.extend(EntityChange(ref, stored[ref].hash, None) for ref in deletes)
-    report.removed = deletes
-    report.entity_count = len(new)
-    state["entities"] = {ref: entry.dump() for ref, entry in sorted(new.items())}
-    audit = audit_event(actor, "federate", peer_source(name), changes) if changes else None
-    await store.apply(
-        ChangeSet(peer_source(name), upserts=upserts, deletes=deletes, state=state, audit=audit)
-    )
+    return upserts, changes
 
 
 def _affected(before: World, after: World, seeds: list[CopyKey]) -> set[CopyKey]:
@@ -454,8 +544,8 @@ def _note_outside(new: dict[str, Held], name: str, copies: list[Copy]) -> None:
     """Record, for this peer's copies, the refs that leave its unit."""
     for copy in copies:
         if copy.peer.name == name and copy.entity.ref in new:
-            entry = new[copy.entity.ref]
-            new[copy.entity.ref] = Held(entry.digest, entry.keys, outside_refs(copy, new))
+            ref = copy.entity.ref
+            new[ref] = new[ref]._replace(outside=outside_refs(copy, new))
 
 
 def _placed(merged: Merged, stamp: str) -> PlacedEntity:

@@ -8,8 +8,10 @@ from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.scalars import JSON
+from strawberry.types import Info
 
 from graph_api import analysis
 from graph_api.api.code_types import (
@@ -698,6 +700,26 @@ ENTITY_TYPES = [
 class SubgraphSchema(LimitedSchema, strawberry.federation.Schema):
     """The limited schema as an Apollo Federation v2 subgraph: ``@key(fields: "ref")`` on the
     entity types, ``_entities`` resolved in batches, ``_service { sdl }``."""
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        # Strawberry trusts each representation's shape and crashes on anything else; a
+        # gateway only ever sends {__typename, ref}, so everything else is the caller's error.
+        entity_types = {t.__strawberry_definition__.name for t in ENTITY_TYPES}
+        for index, representation in enumerate(representations):
+            if (
+                not isinstance(representation, dict)
+                or representation.get("__typename") not in entity_types
+                or not isinstance(representation.get("ref"), str)
+                or set(representation) != {"__typename", "ref"}
+            ):
+                raise BadInput(
+                    f"representations[{index}]: expected {{__typename, ref}} naming an "
+                    "entity type"
+                )
+        resolved: list[FederationAny] = super().entities_resolver(info, representations)
+        return resolved
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
