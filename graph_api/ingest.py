@@ -184,6 +184,9 @@ async def apply_source(
     if mode == "full":
         kept = {p.entity.ref for p in entities}
         kept.update(r.ref for r in rejected if r.ref)
+        # A rejected document whose ref cannot be read may be any entity its file defined:
+        # keep them all until the file is valid again.
+        failed_files = [*failed_files, *(r.location.rsplit(":", 1)[0] for r in rejected if not r.ref)]
         for ref, claim in previous.items():
             if ref in kept or _from_failed_file(claim, failed_files):
                 continue

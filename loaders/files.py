@@ -212,6 +212,9 @@ class DescriptorReader:
         except YamlSyntaxError as exc:
             result.failed_files.append(name)
             result.rejected.append(Rejection(f"{name}:{exc.line}", str(exc)))
+        except RecursionError:
+            result.failed_files.append(name)
+            result.rejected.append(Rejection(name, "invalid YAML: nested too deeply"))
         return targets
 
     def _location_targets(
