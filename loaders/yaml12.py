@@ -131,8 +131,13 @@ def _scan(text: str) -> tuple[int, list[int]]:
     return documents, starts
 
 
+_ALIAS_TOKEN = re.compile(r"(?:^|[\s,\[{:-])\*[^\s,\[\]{}]+")
+
+
 def _fast_documents(text: str) -> list[YamlDocument] | None:
     """All documents via yaml-rs, or None when PyYAML must read the text instead."""
+    if _ALIAS_TOKEN.search(text):
+        return None  # aliases: PyYAML's node graph shows how far they expand
     try:
         data = yaml_rs.loads(text, parse_datetime=False)
     except (yaml_rs.YAMLDecodeError, ValueError, TypeError):
@@ -147,6 +152,37 @@ def _fast_documents(text: str) -> list[YamlDocument] | None:
     if len(documents) != len(starts):
         return None
     return [YamlDocument(line=line, data=doc) for line, doc in zip(starts, documents, strict=True)]
+
+
+MAX_ALIASES = 100  # Backstage's parser (the JS yaml package) refuses past maxAliasCount 100
+
+
+def _alias_uses(root: yaml.Node) -> int:
+    """Alias uses as the document expands them: an alias of a node that itself holds aliases
+    counts them all again, which is what a "billion laughs" multiplies."""
+    seen = {id(root)}
+    expanded: dict[int, int] = {}
+
+    def walk(node: yaml.Node) -> int:
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            return 0
+        total = 0
+        for child in children:
+            if id(child) in seen:
+                total += 1 + expanded.get(id(child), MAX_ALIASES)
+            else:
+                seen.add(id(child))
+                expanded[id(child)] = walk(child)
+                total += expanded[id(child)]
+            if total > MAX_ALIASES:
+                break
+        return total
+
+    return walk(root)
 
 
 def iter_documents(text: str) -> Iterator[YamlDocument]:
@@ -169,6 +205,13 @@ def iter_documents(text: str) -> Iterator[YamlDocument]:
                 node = loader.get_node()
                 if node is None:
                     continue
+                if _alias_uses(node) > MAX_ALIASES:
+                    # yaml-rs refused it already; PyYAML would share the nodes and leave the
+                    # expansion (a "billion laughs") to whatever walks the data next.
+                    raise YamlSyntaxError(
+                        f"invalid YAML: aliases expand past {MAX_ALIASES} uses in one document",
+                        node.start_mark.line + 1,
+                    )
                 data = loader.construct_document(node)
                 if data is not None:
                     yield YamlDocument(line=node.start_mark.line + 1, data=data)

@@ -313,10 +313,6 @@ BUG_DEEP_YAML = (
     "BUG: YAML nested 300 levels deep raises RecursionError out of load_files (PyYAML's "
     "constructor in loaders.yaml12), aborting the whole load with a traceback"
 )
-BUG_ALIAS_BOMB = (
-    "BUG: YAML alias expansion is unbounded (billion laughs: a 1 KB file of 7 levels costs "
-    "~700 MB, each level 10x more); Backstage's yaml parser refuses past maxAliasCount (100)"
-)
 # name -> (content, location suffix after the file name, the bug keeping it from passing).
 # An unreadable file has no line: it was never parsed (the reason gives the byte offset).
 MALFORMED: dict[str, tuple[bytes, str, str | None]] = {
@@ -337,7 +333,7 @@ MALFORMED: dict[str, tuple[bytes, str, str | None]] = {
         r":\d+",
         BUG_DEEP_YAML,
     ),
-    "alias-bomb": (component_yaml("victim", alias_bomb(3)).encode(), r":\d+", BUG_ALIAS_BOMB),
+    "alias-bomb": (component_yaml("victim", alias_bomb(3)).encode(), r":\d+", None),
 }
 # Turning a file that defined an entity malformed must keep that entity.
 def write_catalog(folder: Path) -> Path:
