@@ -9,7 +9,9 @@ users, systems, APIs, resources), loads each into its own store, serves each wit
 - merge from scratch: ``sync_peers`` into an empty hub, every peer read over HTTP;
 - a 1% change on one peer (updates, additions, deletions over its API) synced by itself;
 - an unchanged peer's sync (no writes);
-- GraphQL latency (p50 of 50) of the same queries on the hub and on one peer.
+- GraphQL latency (p50 of 50) of the same queries on the hub and on one peer, with the size
+  of each answer: on the hub a component merged across units (a shared repository) carries
+  the dependents of every unit, so a blast radius there reaches further.
 
 Peers run with ``DEVGRAPH_CHANGES_OVERLAP_S=0``: the figures are the steady state, where a
 hub's last sync is older than the overlap; with the default overlap (300 s), a sync in the
@@ -26,6 +28,7 @@ import statistics
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -96,12 +99,18 @@ async def scratch_merge(hub_path: Path, bases: list[str]) -> tuple[float, int]:
         await hub.close()
 
 
-def change_one_percent(base: str, admin: str, round_: int, components: list[str]) -> int:
-    """Update, add and delete 1% of a peer's entities over its API; how many changed."""
+def change_one_percent(
+    base: str, admin: str, round_: int, components: list[str], entities: int
+) -> int:
+    """Change 1% of a peer's ``entities`` over its API, different components each round:
+    90% of it updates, 5% additions, 5% deletions. How many changed."""
     headers = {"Authorization": f"Bearer {admin}"}
-    share = max(len(components) // 100, 3)
-    updates = components[round_ * share : round_ * share + share * 9 // 10]
-    deletes = components[-(round_ + 1) * (share // 20 + 1) :][: share // 20 + 1]
+    size = max(entities // 100, 3)
+    added = deleted = max(size // 20, 1)
+    updated = size - added - deleted
+    updates = components[round_ * updated : (round_ + 1) * updated]
+    end = len(components) - round_ * deleted
+    deletes = components[end - deleted : end]
     descriptors = [
         {
             "apiVersion": "backstage.io/v1alpha1",
@@ -109,7 +118,7 @@ def change_one_percent(base: str, admin: str, round_: int, components: list[str]
             "metadata": {"name": name, "description": f"changed in round {round_}"},
             "spec": {"type": "service", "lifecycle": "production", "owner": "bench-team"},
         }
-        for name in [*updates, *(f"bench-new-{round_}-{i}" for i in range(share // 20 + 1))]
+        for name in [*updates, *(f"bench-new-{round_}-{i}" for i in range(added))]
     ]
     mutation = "mutation($d: [JSON!]!) { upsertEntities(descriptors: $d) { added updated } }"
     with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
@@ -135,14 +144,16 @@ async def component_names(store_path: Path) -> list[str]:
         await store.close()
 
 
-async def incremental(hub_path: Path, base: str, admin: str, names: list[str], repeats: int) -> dict[str, Any]:
+async def incremental(
+    hub_path: Path, base: str, admin: str, names: list[str], entities: int, repeats: int
+) -> dict[str, Any]:
     """Seconds to sync a 1% change on one peer, and an unchanged peer."""
     hub = EmbeddedStore(hub_path)
     await hub.open()
     changed, unchanged, sizes = [], [], []
     try:
         for round_ in range(repeats):
-            sizes.append(change_one_percent(base, admin, round_, names))
+            sizes.append(change_one_percent(base, admin, round_, names, entities))
             start = time.perf_counter()
             report = await sync_peer(hub, "unit0")
             changed.append(time.perf_counter() - start)
@@ -163,27 +174,39 @@ async def incremental(hub_path: Path, base: str, admin: str, names: list[str], r
     }
 
 
-def query_latencies(base: str, unit: str | None, hub_ref: str) -> dict[str, float]:
-    """p50 milliseconds of typical queries; ``unit`` scopes the list to one unit on a hub."""
+def query_latencies(base: str, unit: str | None, ref: str) -> dict[str, tuple[float, int]]:
+    """p50 milliseconds and result size of typical queries; ``unit`` scopes the list to one
+    unit on a hub."""
     unit_filter = f', filter: {{unit: ["{unit}"]}}' if unit else ""
-    bodies = {
-        "entity with owner and dependencies": {
-            "query": f'{{ component(ref: "{hub_ref}") {{ ref title owner {{ ref }} '
-            "dependsOn { ref } dependents { ref } } }"
-        },
-        "page of 100 components with owners": {
-            "query": f"{{ components(first: 100{unit_filter}) {{ totalCount "
-            "edges { node { ref name owner { ref } } } } }"
-        },
-        "blast radius of a hub component": {
-            "query": f'{{ blastRadius(ref: "{hub_ref}") {{ total byDepth {{ depth count }} }} }}'
-        },
+    queries: dict[str, tuple[str, Callable[[dict[str, Any]], int]]] = {
+        "entity by ref, owner and system": (
+            f'{{ component(ref: "{ref}") {{ ref title owner {{ ref }} system {{ ref }} }} }}',
+            lambda d: 1,
+        ),
+        "100 components of one unit, owners": (
+            (
+                f"{{ components(first: 100{unit_filter}) {{ totalCount "
+                "edges { node { ref name owner { ref } } } } }"
+            ),
+            lambda d: int(d["components"]["totalCount"]),
+        ),
+        "direct dependents of a hub component": (
+            f'{{ component(ref: "{ref}") {{ dependents {{ ref }} }} }}',
+            lambda d: len(d["component"]["dependents"]),
+        ),
+        "blast radius of a hub component": (
+            f'{{ blastRadius(ref: "{ref}") {{ total byDepth {{ depth count }} }} }}',
+            lambda d: int(d["blastRadius"]["total"]),
+        ),
     }
+    found = {}
     with httpx.Client(timeout=60) as client:
-        return {
-            name: percentile(timed_queries(client, base, body, QUERY_REPEAT), 0.5)
-            for name, body in bodies.items()
-        }
+        for name, (query, size) in queries.items():
+            body = {"query": query}
+            data = client.post(f"{base}/graphql", json=body).json()["data"]
+            p50 = percentile(timed_queries(client, base, body, QUERY_REPEAT), 0.5)
+            found[name] = (p50, size(data))
+    return found
 
 
 def main() -> None:
@@ -215,7 +238,9 @@ def main() -> None:
             sizes.append(total)
         hub_path = root / f"hub-{args.repeats - 1}"
         console.print("1% change on one peer")
-        change = asyncio.run(incremental(hub_path, bases[0], admins[0], names, args.repeats))
+        change = asyncio.run(
+            incremental(hub_path, bases[0], admins[0], names, counts[0], args.repeats)
+        )
         # The hub's own peer syncs start with it: let them finish before timing queries.
         hub_base, _ = stack.enter_context(server(hub_path))
         time.sleep(10)
@@ -240,10 +265,15 @@ def main() -> None:
     table.add_row("entities per peer", ", ".join(map(str, counts)))
     table.add_row("hub entities (shared repositories merged)", str(result["hub_entities"]))
     table.add_row("merge from scratch", f"{result['scratch_merge_s']:.1f} s")
-    table.add_row(f"1% change ({change['changed_entities']} entities)", f"{change['change_sync_s']:.2f} s")
+    table.add_row(
+        f"1% change ({change['changed_entities']} entities)", f"{change['change_sync_s']:.2f} s"
+    )
     table.add_row("unchanged peer", f"{change['unchanged_sync_s']:.2f} s")
-    for name in single:
-        table.add_row(f"{name}: single / hub", f"{single[name]:.1f} / {hub[name]:.1f} ms")
+    for name, (ms, size) in single.items():
+        hub_ms, hub_size = hub[name]
+        table.add_row(
+            f"{name}: single / hub (results)", f"{ms:.1f} / {hub_ms:.1f} ms ({size} / {hub_size})"
+        )
     Console().print(table)
 
 

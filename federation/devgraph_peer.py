@@ -1,8 +1,8 @@
 """Reading a devgraph peer: its GraphQL ``changes(since:)``, page by page, with a viewer token.
 
 With no cursor yet, the peer lists every entity; afterwards only what changed since the
-cursor, deletions included. Entities the peer itself federates (they carry a ``unit`` or a
-``provenance``) are treated as absent: a hub takes from a peer only the peer's own entities,
+cursor, deletions included. Entities the peer itself federates (they carry a ``unit`` and the
+``peer`` it took them from) are treated as absent: a hub takes from a peer only the peer's own entities,
 so two hubs that federate each other never loop or duplicate.
 """
 
@@ -23,7 +23,7 @@ query Changes($since: String, $first: Int, $after: String) {
     cursor
     full
     pageInfo { hasNextPage endCursor }
-    edges { node { ref removed entity { unit provenance { peer } descriptor } } }
+    nodes { ref removed unit peer descriptor }
   }
 }
 """
@@ -57,15 +57,17 @@ async def read_devgraph(
         variables = {"since": since, "first": page_size, "after": after}
         page = await _changes(client, endpoint, headers, variables)
         try:
-            for edge in page["edges"]:
-                _take(fetched, edge["node"], endpoint)
+            for node in page["nodes"]:
+                _take(fetched, node, endpoint)
             fetched.cursor = str(page["cursor"])
             fetched.full = bool(page["full"])
             if not page["pageInfo"]["hasNextPage"]:
                 return fetched
             after = str(page["pageInfo"]["endCursor"])
         except (KeyError, TypeError) as exc:
-            raise PeerUnavailable(f"{endpoint} answered garbage: no {exc} in a changes page") from exc
+            raise PeerUnavailable(
+                f"{endpoint} answered garbage: no {exc} in a changes page"
+            ) from exc
 
 
 async def _changes(
@@ -98,12 +100,11 @@ async def _changes(
 
 
 def _take(fetched: Fetched, node: dict[str, Any], endpoint: str) -> None:
-    entity = node["entity"]
-    if node["removed"] or entity is None or entity["unit"] or entity["provenance"]:
+    if node["removed"] or node["unit"] or node["peer"]:
         fetched.removed.append(str(node["ref"]))
         return
     location = f"{endpoint}#{node['ref']}"
-    found = raw_entity(entity["descriptor"], None, location)
+    found = raw_entity(node["descriptor"], None, location)
     if isinstance(found, RawEntity) and found.ref == node["ref"]:
         fetched.entities.append(found)
         return

@@ -303,9 +303,7 @@ def copies_from_provenance(
             "peer": provenance["peer"],
             "originalRef": provenance["originalRef"],
             # The stored descriptor carries the hub namespace; the peer wrote its own.
-            "document": _renamespaced(
-                descriptor, split_ref(provenance["originalRef"]).namespace
-            ),
+            "document": _renamespaced(descriptor, split_ref(provenance["originalRef"]).namespace),
         }
     ]
     found: dict[CopyKey, Copy] = {}

@@ -125,8 +125,8 @@ async def sync_peers(
     actor: str = "federation",
     **read: Any,
 ) -> list[SyncReport]:
-    """Sync the named peers (every peer when none is named). All are read at once, each
-    being its own server; each is merged as soon as its read is complete, one at a time.
+    """Sync the named peers (every peer when none is named). All are read and parsed at
+    once, each being its own server; each is merged as soon as it is ready, one at a time.
 
     Takes :func:`sync_peer`'s options; reports come in the order of ``names`` (or by name).
 
@@ -140,18 +140,22 @@ async def sync_peers(
         if unknown:
             raise UnknownPeer(f"no peer named {', '.join(unknown)}; see `devgraph peers list`")
         wanted = list(names or hub.peers)
-        reading = {
-            asyncio.ensure_future(_read(hub.peers[n], hub.cursors[n], options)): n for n in wanted
-        }
+        reading = {asyncio.ensure_future(_read(hub, n, options)): n for n in wanted}
         reports: dict[str, SyncReport] = {}
         pending = set(reading)
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in sorted(done, key=lambda t: reading[t]):
-                name = reading[task]
-                reports[name] = await _sync(
-                    store, hub, name, task.result(), accept_shrink, shrink_ratio, actor
-                )
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in sorted(done, key=lambda t: reading[t]):
+                    name = reading[task]
+                    reports[name] = await _sync(
+                        store, hub, name, task.result(), accept_shrink, shrink_ratio, actor
+                    )
+        finally:
+            # A failed write stops the round: reads still running are of no use.
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         return [reports[name] for name in wanted]
 
 
@@ -182,8 +186,8 @@ async def sync_peer(
         hub = await _hub(store)
         if name not in hub.peers:
             raise UnknownPeer(f"no peer named {name}")
-        fetched = await _read(hub.peers[name], hub.cursors[name], options)
-        return await _sync(store, hub, name, fetched, accept_shrink, shrink_ratio, actor)
+        taken = await _read(hub, name, options)
+        return await _sync(store, hub, name, taken, accept_shrink, shrink_ratio, actor)
 
 
 async def remove_peer(store: GraphStore, name: str, *, actor: str = "federation") -> SyncReport:
@@ -228,38 +232,46 @@ async def _hub(store: GraphStore) -> _Hub:
     return hub
 
 
-async def _read(
-    peer: PeerRecord, cursor: str | None, options: ReadOptions
-) -> Fetched | PeerUnavailable:
+@dataclass(slots=True)
+class _Taken:
+    """One peer's read, parsed: what the hub will hold of it and the copies that changed;
+    ``fetched`` is None when the read failed (``report.error`` says why)."""
+
+    report: SyncReport
+    fetched: Fetched | None
+    new: dict[str, Held]
+    changed: dict[str, Copy]
+
+
+async def _read(hub: _Hub, name: str, options: ReadOptions) -> _Taken:
+    peer = hub.peers[name]
+    report = SyncReport(peer=name, status=PeerStatus.OK.value)
+    cursor = None if options.full else hub.cursors[name]
     try:
-        return await _fetch(
-            peer,
-            None if options.full else cursor,
-            options.client,
-            options.page_size,
-            options.timeout,
-        )
+        fetched = await _fetch(peer, cursor, options.client, options.page_size, options.timeout)
     except PeerUnavailable as exc:
-        return exc
+        report.error = str(exc)
+        return _Taken(report, None, {}, {})
+    # Parsing is CPU work: off the event loop, which keeps reading the other peers. It reads
+    # only this peer's part of the hub, which no other peer's sync changes.
+    new, changed = await asyncio.to_thread(_take, peer, hub.held[name], fetched, report)
+    return _Taken(report, fetched, new, changed)
 
 
 async def _sync(
     store: GraphStore,
     hub: _Hub,
     name: str,
-    fetched: Fetched | PeerUnavailable,
+    taken: _Taken,
     accept_shrink: bool,
     shrink_ratio: float,
     actor: str,
 ) -> SyncReport:
     """Merge one peer's read into the hub (the caller holds the store's sync lock)."""
-    peer = hub.peers[name]
-    report = SyncReport(peer=name, status=PeerStatus.OK.value)
-    if isinstance(fetched, PeerUnavailable):
-        return await _failed(store, peer, str(fetched), report)
-    old = hub.held[name]
-    # Parsing and merging are CPU work: off the event loop, which keeps reading other peers.
-    new, changed = await asyncio.to_thread(_take, peer, old, fetched, report)
+    peer, report, fetched = hub.peers[name], taken.report, taken.fetched
+    if fetched is None:
+        return await _failed(store, peer, report.error or "", report)
+    old, new, changed = hub.held[name], taken.new, taken.changed
     report.entity_count = len(new)
     if old and len(new) < shrink_ratio * len(old) and not accept_shrink:
         return await _held_back(store, peer, len(old), len(new), report)
@@ -359,9 +371,8 @@ async def _merge_and_write(
 ) -> None:
     """Merge the peer's change with everything it touches, write it as one change set, and
     keep ``hub`` current."""
-    new_keys = key_index(new)
     before = World(hub.peers, hub.held, hub.keys, set())
-    after = World(hub.peers, {**hub.held, name: new}, {**hub.keys, name: new_keys}, set())
+    after = World(hub.peers, {**hub.held, name: new}, {**hub.keys, name: key_index(new)}, set())
     affected = _affected(before, after, [(name, ref) for ref in [*changed, *removed]])
     final_before = {c: before.final_ref(c) for c in affected if before.groups.exists(c)}
     final_after = {c: after.final_ref(c) for c in affected if after.groups.exists(c)}
@@ -377,9 +388,12 @@ async def _merge_and_write(
     copies = await asyncio.to_thread(_stored_copies, stored.values(), hub.peers)
     copies.update(((name, ref), copy) for ref, copy in changed.items())
     after.local.update(await _local_refs(store, after, groups, copies))
-    upserts, changes = await asyncio.to_thread(
-        _merged, after, groups, copies, stored, new, name, report
-    )
+    merged = await asyncio.to_thread(_merged, after, groups, copies, stored, name, report)
+    upserts, changes = merged.upserts, merged.changes
+    for ref, outside in merged.outside.items():
+        new[ref] = new[ref]._replace(outside=outside)
+    for ref in merged.refused:
+        new.pop(ref, None)
     deletes = sorted(
         ref
         for ref in gone
@@ -393,7 +407,8 @@ async def _merge_and_write(
     await store.apply(
         ChangeSet(peer_source(name), upserts=upserts, deletes=deletes, state=state, audit=audit)
     )
-    hub.held[name], hub.keys[name], hub.cursors[name] = new, new_keys, state.get("cursor")
+    # A copy refused for a conflict left ``new``: the index is rebuilt to match it.
+    hub.held[name], hub.keys[name], hub.cursors[name] = new, key_index(new), state.get("cursor")
 
 
 def _stored_copies(
@@ -408,19 +423,28 @@ def _stored_copies(
     return copies
 
 
+@dataclass(slots=True)
+class _Merge:
+    """What merging a sync's groups gave: the entities to write and their audit changes; for
+    the syncing peer's copies, the refs that leave their unit and the copies refused."""
+
+    upserts: list[PlacedEntity] = field(default_factory=list)
+    changes: list[EntityChange] = field(default_factory=list)
+    outside: dict[str, list[str]] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)
+
+
 def _merged(
     world: World,
     groups: dict[str, tuple[CopyKey, ...]],
     copies: dict[CopyKey, Copy],
     stored: dict[str, EntityRecord],
-    new: dict[str, Held],
     name: str,
     report: SyncReport,
-) -> tuple[list[PlacedEntity], list[EntityChange]]:
+) -> _Merge:
     """The final entities of ``groups`` that differ from what is stored, and their changes."""
     stamp = now_iso()
-    upserts: list[PlacedEntity] = []
-    changes: list[EntityChange] = []
+    result = _Merge()
     for final, members in sorted(groups.items()):
         present = [copies[m] for m in members if m in copies]
         if len(present) != len(members):
@@ -432,9 +456,17 @@ def _merged(
         merged = merge(present, world)
         old = stored.get(final)
         if old is not None and _claimed_by_hub(old):
-            _refuse(report, new, name, members, merged, old)
+            # Not held, so it is offered again at the peer's next full read.
+            report.conflicts.append(
+                f"{final}: already defined by source {old.source} at {old.location}; "
+                f"the copy of peer {merged.winner.peer.name} is not merged"
+            )
+            result.refused.update(ref for peer, ref in members if peer == name)
             continue
-        _note_outside(new, name, present)
+        own = world.held[name]
+        result.outside.update(
+            (c.entity.ref, outside_refs(c, own)) for c in present if c.peer.name == name
+        )
         report.ambiguous.extend(
             f"{where}: {ref} matches {', '.join(candidates)}; left unresolved"
             for where, ref, candidates in merged.ambiguous
@@ -442,13 +474,13 @@ def _merged(
         previous = old.hash if old is not None and not old.stub else None
         if previous == merged.entity.hash:
             continue
-        upserts.append(_placed(merged, stamp))
-        changes.append(EntityChange(final, previous, merged.entity.hash))
+        result.upserts.append(_placed(merged, stamp))
+        result.changes.append(EntityChange(final, previous, merged.entity.hash))
         if merged.winner.peer.name != name:
             report.restitched.append(final)
         else:
             (report.updated if previous else report.added).append(final)
-    return upserts, changes
+    return result
 
 
 def _affected(before: World, after: World, seeds: list[CopyKey]) -> set[CopyKey]:
@@ -519,33 +551,6 @@ def _claimed_by_hub(record: EntityRecord | None) -> bool:
         and not record.stub
         and not (record.source or "").startswith(PEER_SOURCE_PREFIX)
     )
-
-
-def _refuse(
-    report: SyncReport,
-    new: dict[str, Held],
-    name: str,
-    members: tuple[CopyKey, ...],
-    merged: Merged,
-    record: EntityRecord,
-) -> None:
-    """Report a ref the hub itself defines; the peer's copy is not held, so it is offered
-    again at the next full read of the peer."""
-    report.conflicts.append(
-        f"{merged.entity.ref}: already defined by source {record.source} at {record.location}; "
-        f"the copy of peer {merged.winner.peer.name} is not merged"
-    )
-    for peer, ref in members:
-        if peer == name:
-            new.pop(ref, None)
-
-
-def _note_outside(new: dict[str, Held], name: str, copies: list[Copy]) -> None:
-    """Record, for this peer's copies, the refs that leave its unit."""
-    for copy in copies:
-        if copy.peer.name == name and copy.entity.ref in new:
-            ref = copy.entity.ref
-            new[ref] = new[ref]._replace(outside=outside_refs(copy, new))
 
 
 def _placed(merged: Merged, stamp: str) -> PlacedEntity:

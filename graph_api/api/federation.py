@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graph_api.api.context import RequestContext
@@ -83,7 +84,9 @@ def to_provenance(record: EntityRecord) -> Provenance | None:
             ProvenanceSource(peer=c["peer"], unit=c["unit"], original_ref=c["originalRef"])
             for c in copies
         ],
-        fields=[FieldSource(field=f, peer=p) for f, p in sorted((data.get("fields") or {}).items())],
+        fields=[
+            FieldSource(field=f, peer=p) for f, p in sorted((data.get("fields") or {}).items())
+        ],
     )
 
 
@@ -139,22 +142,59 @@ def to_peer(record: PeerRecord) -> Peer:
     )
 
 
-@strawberry.type(description="An entity that changed: its current version, or that it is gone.")
+@strawberry.type(
+    description="An entity that changed: its current version, or that it is gone. The scalar "
+    "fields are what a hub syncs; `entity` offers everything else."
+)
 class EntityChange:
     ref: str
     removed: bool
-    entity: LazyEntity | None
+    unit: str | None = strawberry.field(
+        description="Its unit, when this instance federates it from a peer."
+    )
+    peer: str | None = strawberry.field(
+        description="The peer this instance took it from; null for its own entities."
+    )
+    descriptor: JSON | None = strawberry.field(description="As loaded; null when removed.")
+    record: strawberry.Private[EntityRecord | None]
+
+    @strawberry.field(description="The entity; null when removed.")
+    def entity(self) -> LazyEntity | None:
+        from graph_api.api.types import to_entity  # noqa: PLC0415 - types imports this module
+
+        return to_entity(self.record) if self.record is not None else None
+
+
+def _change(ref: str, record: EntityRecord | None) -> EntityChange:
+    if record is None or record.stub:
+        return EntityChange(
+            ref=ref, removed=True, unit=None, peer=None, descriptor=None, record=None
+        )
+    peer = orjson.loads(record.provenance)["peer"] if record.provenance else None
+    return EntityChange(
+        ref=ref,
+        removed=False,
+        unit=record.unit,
+        peer=peer,
+        descriptor=record.descriptor,
+        record=record,
+    )
 
 
 @strawberry.type
 class EntityChangeEdge:
-    cursor: str
     node: EntityChange
+    listing: strawberry.Private[tuple[str | None, str]]
+
+    @strawberry.field
+    def cursor(self) -> str:
+        since, until = self.listing
+        return _page_token(since, until, self.node.ref)
 
 
 @strawberry.type(description="A page of changes; read every page, then keep `cursor`.")
 class EntityChanges:
-    edges: list[EntityChangeEdge]
+    nodes: list[EntityChange]
     page_info: LazyPageInfo
     total_count: int = strawberry.field(description="Changes from this page to the last.")
     cursor: str = strawberry.field(
@@ -164,6 +204,11 @@ class EntityChanges:
         description="True when `since` was null: the pages list every entity, and anything "
         "not listed is gone."
     )
+    listing: strawberry.Private[tuple[str | None, str]]
+
+    @strawberry.field
+    def edges(self) -> list[EntityChangeEdge]:
+        return [EntityChangeEdge(node=node, listing=self.listing) for node in self.nodes]
 
 
 def _page_token(since: str | None, until: str, last: str) -> str:
@@ -227,7 +272,7 @@ class FederationQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> EntityChanges:
-        from graph_api.api.types import PageInfo, to_entity  # noqa: PLC0415 - types imports this
+        from graph_api.api.types import PageInfo  # noqa: PLC0415 - types imports this module
 
         limit = DEFAULT_CHANGES_PAGE if first is None else first
         if not 1 <= limit <= MAX_CHANGES_PAGE:
@@ -238,32 +283,27 @@ class FederationQuery:
         else:
             newest, _ = await store.audit_events(actor=None, ref=None, offset=0, limit=1)
             until, last = (newest[0].id if newest else ""), ""
-        changes: list[EntityChange] = []
         if since is None:
             records, remaining = await store.find_entities(
                 EntityFilter(ref_after=last or None), EntityOrder.REF, False, 0, limit
             )
-            changes = [EntityChange(ref=r.ref, removed=False, entity=to_entity(r)) for r in records]
+            changes = [_change(r.ref, r) for r in records]
         else:
             pending = [ref for ref in await _changed_refs(info, since, until) if ref > last]
             remaining = len(pending)
             page = pending[:limit]
-            for ref, record in zip(page, await store.get_entities(page), strict=True):
-                gone = record is None or record.stub
-                entity = None if gone else to_entity(record)  # type: ignore[arg-type]
-                changes.append(EntityChange(ref=ref, removed=gone, entity=entity))
-        edges = [
-            EntityChangeEdge(cursor=_page_token(since, until, c.ref), node=c) for c in changes
-        ]
+            found = await store.get_entities(page)
+            changes = [_change(ref, r) for ref, r in zip(page, found, strict=True)]
         return EntityChanges(
-            edges=edges,
+            nodes=changes,
             page_info=PageInfo(
                 has_next_page=remaining > len(changes),
                 has_previous_page=bool(last),
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=_page_token(since, until, changes[0].ref) if changes else None,
+                end_cursor=_page_token(since, until, changes[-1].ref) if changes else None,
             ),
             total_count=remaining,
             cursor=until,
             full=since is None,
+            listing=(since, until),
         )

@@ -223,6 +223,26 @@ FEDERATION_NODES: dict[str, dict[str, Any]] = {
 }
 
 
+# How federated entities are named, merged and resolved (federation/merge.py implements it).
+FEDERATION_RULES: dict[str, str] = {
+    "source": "Every peer is one source, `peer:<name>`; its unit is one per peer.",
+    "namespace": "A peer's entity keeps its kind and name; its namespace becomes `<unit>` when "
+    "it was `default` in the peer, `<unit>--<namespace>` otherwise. Units are lower-case DNS "
+    "labels without `--`, so the rule is reversible and refs of two units never collide.",
+    "resolution": "A ref resolves inside its own unit first; else to the one other unit (or "
+    "the hub itself) that defines it, as a cross-unit edge; with two or more it is reported "
+    "as ambiguous and left unresolved in its own unit.",
+    "same_as": "Copies of one kind in several units sharing `devgraph.io/same-as` (then the "
+    "only key), `backstage.io/source-location` (without `url:` and trailing `/`) or "
+    "`github.com/project-slug` (lower case) are one entity; a key two entities of one unit "
+    "share is ignored.",
+    "precedence": "A merged entity takes ref, kind and name from the copy of the peer with the "
+    "highest precedence (then name); each metadata key, label, annotation and spec key (with "
+    "the relations it declares) from the highest-ranked copy that has it; "
+    "`provenance.fields` names the peer of each.",
+}
+
+
 # Findings and dependency health, joined to entities and packages by value (entity, purl).
 FINDING_NODES: dict[str, dict[str, Any]] = {
     "Finding": {
@@ -318,6 +338,7 @@ def graph_model() -> dict[str, Any]:
             for rel, (forward, inverse) in RELATION_NAMES.items()
         }
         | FACT_RELATIONSHIPS,
+        "federation": FEDERATION_RULES,
     }
 
 

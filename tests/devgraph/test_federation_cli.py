@@ -38,15 +38,27 @@ def run(*args: str) -> tuple[int, str]:
 def test_add_sync_list_and_remove_a_file_peer(tmp_path: Path) -> None:
     store = str(tmp_path / "hub")
     dump = export(tmp_path / "catalog.json", "billing", "payroll")
-    code, _ = run("peers", "add", "hr", "--kind", "file", "--url", str(dump), "--unit", "people",
-                  "--store", store)
+    code, _ = run(
+        "peers",
+        "add",
+        "hr",
+        "--kind",
+        "file",
+        "--url",
+        str(dump),
+        "--unit",
+        "people",
+        "--store",
+        store,
+    )
     assert code == 0
     code, out = run("federate", "sync", "--json", "--store", store)
     assert code == 0
     (summary,) = json.loads(out)
     assert (summary["peer"], summary["status"], summary["added"]) == ("hr", "OK", 2)
-    code, out = run("query", '{ entities(filter: {unit: ["people"]}) { nodes { ref } } }',
-                    "--store", store)
+    code, out = run(
+        "query", '{ entities(filter: {unit: ["people"]}) { nodes { ref } } }', "--store", store
+    )
     refs = [n["ref"] for n in json.loads(out)["data"]["entities"]["nodes"]]
     assert refs == ["component:people/billing", "component:people/payroll"]
     export(tmp_path / "catalog.json")
@@ -57,7 +69,10 @@ def test_add_sync_list_and_remove_a_file_peer(tmp_path: Path) -> None:
     code, out = run("peers", "list", "--json", "--store", store)
     (peer,) = json.loads(out)
     assert (peer["name"], peer["unit"], peer["status"], peer["entity_count"]) == (
-        "hr", "people", "OK", 0
+        "hr",
+        "people",
+        "OK",
+        0,
     )
     assert run("peers", "remove", "hr", "--store", store)[0] == 0
     assert json.loads(run("peers", "list", "--json", "--store", store)[1]) == []
@@ -78,8 +93,13 @@ def test_bad_peer_options_are_refused(tmp_path: Path, options: list[str], messag
 
 def test_a_unit_has_one_peer_and_unknown_peers_are_named(tmp_path: Path) -> None:
     store = str(tmp_path / "hub")
-    assert run("peers", "add", "a", "--kind", "file", "--url", "x", "--unit", "u", "--store", store)[0] == 0
-    code, out = run("peers", "add", "b", "--kind", "file", "--url", "y", "--unit", "u", "--store", store)
+    assert (
+        run("peers", "add", "a", "--kind", "file", "--url", "x", "--unit", "u", "--store", store)[0]
+        == 0
+    )
+    code, out = run(
+        "peers", "add", "b", "--kind", "file", "--url", "y", "--unit", "u", "--store", store
+    )
     assert code == 2 and "already peer a's" in out
     code, out = run("federate", "sync", "nope", "--store", store)
     assert code == 2 and "no peer named nope" in out

@@ -69,7 +69,7 @@ class FakeBackstage:
         previous = self.entities.get(ref)
         uid = previous["metadata"]["uid"] if previous else str(uuid.uuid5(uuid.NAMESPACE_URL, ref))
         body = json.dumps(document, sort_keys=True)
-        etag = hashlib.sha1(body.encode()).hexdigest()  # noqa: S324 - an etag, not security
+        etag = hashlib.sha1(body.encode()).hexdigest()  # an etag, not security
         metadata = {**document["metadata"], "uid": uid, "etag": etag}
         self.entities[ref] = {**document, "metadata": metadata}
         self._relations[ref] = relations
@@ -88,7 +88,7 @@ class FakeBackstage:
         return sorted(found, key=lambda r: (r["type"], r["targetRef"]))
 
     def _store_location(self, target: str) -> None:
-        name = "generated-" + hashlib.sha1(target.encode()).hexdigest()  # noqa: S324
+        name = "generated-" + hashlib.sha1(target.encode()).hexdigest()
         document = {
             "apiVersion": "backstage.io/v1alpha1",
             "kind": "Location",

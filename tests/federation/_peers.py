@@ -27,9 +27,7 @@ from graph_api.store.embedded import EmbeddedStore
 
 ROOT = Path(__file__).resolve().parents[2]
 API_VERSION = "backstage.io/v1alpha1"
-UPSERT = (
-    "mutation($d: [JSON!]!) { upsertEntities(descriptors: $d) { added updated rejected { reason } } }"
-)
+UPSERT = "mutation($d: [JSON!]!) { upsertEntities(descriptors: $d) { added updated rejected { reason } } }"
 DELETE = "mutation($ref: String!) { deleteEntity(ref: $ref) { deleted } }"
 
 
@@ -86,7 +84,9 @@ async def prepare_store(path: Path, descriptors: list[dict[str, Any]]) -> tuple[
     store = EmbeddedStore(path)
     await store.open()
     try:
-        documents = [SourceDocument(d, f"descriptors[{i}]", "api") for i, d in enumerate(descriptors)]
+        documents = [
+            SourceDocument(d, f"descriptors[{i}]", "api") for i, d in enumerate(descriptors)
+        ]
         entities, rejected = validate(documents)
         assert not rejected, rejected
         await apply_source(store, "api", entities, mode="delta")

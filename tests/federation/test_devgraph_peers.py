@@ -11,6 +11,7 @@ import pytest
 from _peers import Instance, component, group, hub_gql
 
 from federation import add_peer, hub_ref, peer_ref, remove_peer, sync_peer, sync_peers
+from graph_api.ingest import SourceDocument, apply_source, validate
 from graph_api.model import RelationType
 from graph_api.model.federation import peer_source
 from graph_api.store import Direction, EntityFilter, EntityOrder
@@ -109,8 +110,12 @@ async def test_three_units_merge_into_one_view(
     assert checkout == ["component:identity/auth", "component:payments/search"]
     # search is defined by retail and identity: ambiguous, reported, never guessed.
     ambiguous = [line for r in reports for line in r.ambiguous]
-    assert any("component:default/search" in line and "component:retail/search" in line
-               and "component:identity/search" in line for line in ambiguous), ambiguous
+    assert any(
+        "component:default/search" in line
+        and "component:retail/search" in line
+        and "component:identity/search" in line
+        for line in ambiguous
+    ), ambiguous
     unresolved = await hub.unresolved_refs()
     assert ("component:payments/checkout", "dependsOn", "component:payments/search") in unresolved
     # Everything works across units: identity's auth has payments' checkout and ledger as
@@ -132,7 +137,10 @@ async def test_three_units_merge_into_one_view(
     assert merged["unit"] == "payments"
     assert (merged["title"], merged["description"]) == ("Checkout", "Cart and checkout")
     provenance = merged["provenance"]
-    assert (provenance["peer"], provenance["originalRef"]) == ("payments-idp", "component:default/checkout")
+    assert (provenance["peer"], provenance["originalRef"]) == (
+        "payments-idp",
+        "component:default/checkout",
+    )
     assert provenance["syncedAt"]
     assert provenance["sources"] == [
         {"peer": "payments-idp", "originalRef": "component:default/checkout"},
@@ -204,7 +212,7 @@ async def test_incremental_syncs_read_only_what_changed(
         ["component:big/svc-07"],
     )
     assert len(await refs(hub, units=["big"])) == 41
-    peers = (await hub_gql(hub, "{ peers { name kind unit status entityCount error lastSyncedAt } }"))
+    peers = await hub_gql(hub, "{ peers { name kind unit status entityCount error lastSyncedAt } }")
     assert peers["peers"] == [
         {
             "name": "big",
@@ -230,3 +238,58 @@ async def test_a_change_delivered_twice_is_written_once(
     writes = hub.writes
     report = await sync_peer(hub, "twice")
     assert report.unchanged == 2 and hub.writes == writes
+
+
+async def test_same_as_keys_monorepos_and_the_hubs_own_entities(
+    hub: EmbeddedStore, devgraph: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mono = {"github.com/project-slug": "acme/mono"}
+    north = devgraph(
+        "north",
+        [
+            # Two components of one repository: the slug identifies neither.
+            component("web", annotations=mono),
+            component("worker", annotations=mono),
+            component("billing", annotations={"devgraph.io/same-as": "Billing-Service"}),
+            component("checkout"),
+        ],
+    )
+    south = devgraph(
+        "south",
+        [
+            component("mono-web", annotations=mono),
+            # devgraph.io/same-as is the only key when present: the slug does not count.
+            component(
+                "invoicing",
+                title="Invoicing",
+                annotations={"devgraph.io/same-as": "billing-service", **mono},
+            ),
+        ],
+    )
+    # The hub's own catalog already defines north's checkout ref.
+    documents = [SourceDocument(component("checkout", namespace="north"), "hub.yaml:1", "hub.yaml")]
+    entities, _ = validate(documents)
+    await apply_source(hub, "hub.yaml", entities)
+    for peer in (north, south):
+        monkeypatch.setenv(f"TOKEN_{peer.name.upper()}", peer.token)
+        await add_peer(
+            hub, peer.name, kind="devgraph", url=peer.base, token_env=f"TOKEN_{peer.name.upper()}"
+        )
+    north_report, _ = await sync_peers(hub)
+    assert await refs(hub, units=["north", "south"]) == [
+        "component:north/billing",
+        "component:north/web",
+        "component:north/worker",
+        "component:south/mono-web",
+    ]
+    (billing,) = await hub.get_entities(["component:north/billing"])
+    assert billing is not None and billing.title == "Invoicing"
+    assert north_report.conflicts == [
+        (
+            "component:north/checkout: already defined by source hub.yaml at hub.yaml:1; "
+            "the copy of peer north is not merged"
+        )
+    ]
+    (checkout,) = await hub.get_entities(["component:north/checkout"])
+    assert checkout is not None and checkout.source == "hub.yaml" and checkout.unit is None
+    assert north_report.entity_count == 3

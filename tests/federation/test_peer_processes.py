@@ -78,7 +78,12 @@ async def test_a_peer_killed_mid_sync_loses_and_duplicates_nothing(
     assert len(after) == len(set(after)) == 29
     assert set(before) - set(after) == {"component:killed/svc-10", "component:killed/svc-11"}
     titles = {r.ref: r.title for r in await hub.get_entities(after) if r is not None}
-    assert [titles[f"component:killed/svc-0{i}"] for i in range(4)] == ["v2 0", "v2 1", "v2 2", "v1 3"]
+    assert [titles[f"component:killed/svc-0{i}"] for i in range(4)] == [
+        "v2 0",
+        "v2 1",
+        "v2 2",
+        "v1 3",
+    ]
 
 
 async def test_two_hubs_federating_each_other_never_loop(
@@ -88,7 +93,9 @@ async def test_two_hubs_federating_each_other_never_loop(
     tokens: dict[str, tuple[str, str]] = {}
     for unit, other in (("east", "west"), ("west", "east")):
         path = tmp_path / unit
-        tokens[unit] = await prepare_store(path, [component(f"{unit}-api"), component(f"{unit}-db")])
+        tokens[unit] = await prepare_store(
+            path, [component(f"{unit}-api"), component(f"{unit}-db")]
+        )
         store = EmbeddedStore(path)
         await store.open()
         await add_peer(
@@ -102,15 +109,27 @@ async def test_two_hubs_federating_each_other_never_loop(
         await store.close()
     for unit, (viewer, _) in tokens.items():
         monkeypatch.setenv(f"TOKEN_{unit.upper()}", viewer)
-    with devgraph_process(tmp_path / "east", ports["east"]), devgraph_process(
-        tmp_path / "west", ports["west"]
+    with (
+        devgraph_process(tmp_path / "east", ports["east"]),
+        devgraph_process(tmp_path / "west", ports["west"]),
     ):
-        hubs = {u: Instance(u, f"http://127.0.0.1:{p}", tmp_path / u, *tokens[u]) for u, p in ports.items()}
+        hubs = {
+            u: Instance(u, f"http://127.0.0.1:{p}", tmp_path / u, *tokens[u])
+            for u, p in ports.items()
+        }
         expected = {
-            "east": ["component:default/east-api", "component:default/east-db",
-                     "component:west/west-api", "component:west/west-db"],
-            "west": ["component:default/west-api", "component:default/west-db",
-                     "component:east/east-api", "component:east/east-db"],
+            "east": [
+                "component:default/east-api",
+                "component:default/east-db",
+                "component:west/west-api",
+                "component:west/west-db",
+            ],
+            "west": [
+                "component:default/west-api",
+                "component:default/west-db",
+                "component:east/east-api",
+                "component:east/east-db",
+            ],
         }
         query = "{ entities(first: 100) { edges { node { ref } } } peers { status } }"
 
@@ -130,7 +149,9 @@ async def test_two_hubs_federating_each_other_never_loop(
         changes = hubs["west"].gql(
             "{ changes { edges { node { ref entity { unit provenance { peer } } } } } }"
         )["changes"]["edges"]
-        federated = {e["node"]["ref"]: e["node"]["entity"] for e in changes if e["node"]["entity"]["unit"]}
+        federated = {
+            e["node"]["ref"]: e["node"]["entity"] for e in changes if e["node"]["entity"]["unit"]
+        }
         assert federated == {
             "component:east/east-api": {"unit": "east", "provenance": {"peer": "east"}},
             "component:east/east-db": {"unit": "east", "provenance": {"peer": "east"}},

@@ -14,12 +14,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import strawberry
+from _peers import component, group, instance_settings, prepare_store
 from _server import serve_app
 from starlette.applications import Starlette
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
-
-from _peers import component, group, instance_settings, prepare_store
 
 from graph_api.app import create_app
 from graph_api.store.embedded import EmbeddedStore
@@ -60,9 +59,10 @@ def subgraphs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict[st
     ]
     token, _ = asyncio.run(prepare_store(path, catalog))
     oncall_app = Starlette(routes=[Route("/graphql", GraphQL(ONCALL_SCHEMA))])
-    with serve_app(create_app(EmbeddedStore(path), instance_settings(path))) as devgraph, serve_app(
-        oncall_app
-    ) as oncall:
+    with (
+        serve_app(create_app(EmbeddedStore(path), instance_settings(path))) as devgraph,
+        serve_app(oncall_app) as oncall,
+    ):
         yield [
             {
                 "name": "devgraph",
@@ -86,7 +86,10 @@ def test_the_sdl_composes_with_a_subgraph_that_extends_component(
     assert '@link(url: "https://specs.apollo.dev/federation/v2.11"' in sdls[0]
     assert 'type Component implements Entity & Node @key(fields: "ref")' in sdls[0]
     result = compose(
-        [{"name": str(s["name"]), "url": str(s["url"]), "sdl": sdl} for s, sdl in zip(subgraphs, sdls, strict=True)]
+        [
+            {"name": str(s["name"]), "url": str(s["url"]), "sdl": sdl}
+            for s, sdl in zip(subgraphs, sdls, strict=True)
+        ]
     )
     assert result["errors"] == [], result["errors"]
     supergraph = result["supergraphSdl"]
@@ -118,8 +121,10 @@ def test_queries_through_apollo_gateway_cross_both_subgraphs(
         # Starts in devgraph; the gateway asks the on-call service for `oncall`.
         body = client.post(
             url,
-            json={"query": '{ component(ref: "checkout") { ref title oncall owner { ref } '
-                  "dependsOn { ref ... on Component { oncall } } } }"},
+            json={
+                "query": '{ component(ref: "checkout") { ref title oncall owner { ref } '
+                "dependsOn { ref ... on Component { oncall } } } }"
+            },
         ).json()
         assert "errors" not in body, body
         assert body["data"]["component"] == {

@@ -84,19 +84,26 @@ async def test_changes_lists_everything_then_only_what_changed(catalog: Catalog)
     listed = [node["ref"] for node in everything]
     assert listed == sorted(listed) and len(listed) == len(set(listed))
     assert {AUTH, CHECKOUT, DB} <= set(listed)
-    await catalog.gql(UPSERT, d=[{
-        "apiVersion": "backstage.io/v1alpha1",
-        "kind": "Component",
-        "metadata": {"name": "fresh"},
-        "spec": {"type": "service", "lifecycle": "production", "owner": "platform"},
-    }])
+    await catalog.gql(
+        UPSERT,
+        d=[
+            {
+                "apiVersion": "backstage.io/v1alpha1",
+                "kind": "Component",
+                "metadata": {"name": "fresh"},
+                "spec": {"type": "service", "lifecycle": "production", "owner": "platform"},
+            }
+        ],
+    )
     await catalog.gql('mutation { deleteEntity(ref: "web") { deleted } }')
     changed, later, full = await read_all(catalog, cursor, 1)
     assert not full and later > cursor
     by_ref = {node["ref"]: node for node in changed}
     assert by_ref["component:default/fresh"]["removed"] is False
     assert by_ref["component:default/web"] == {
-        "ref": "component:default/web", "removed": True, "entity": None
+        "ref": "component:default/web",
+        "removed": True,
+        "entity": None,
     }
 
 

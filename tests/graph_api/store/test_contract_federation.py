@@ -24,8 +24,12 @@ def component(name: str, namespace: str = "default", *depends: str) -> PlacedEnt
         "apiVersion": "backstage.io/v1alpha1",
         "kind": "Component",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"type": "service", "lifecycle": "production", "owner": "team",
-                 "dependsOn": list(depends)},
+        "spec": {
+            "type": "service",
+            "lifecycle": "production",
+            "owner": "team",
+            "dependsOn": list(depends),
+        },
     }
     return PlacedEntity(parse_entity(document), f"{namespace}.yaml:1")
 
@@ -105,7 +109,9 @@ async def test_keyset_pages_after_a_ref(store: GraphStore) -> None:
 async def test_the_audit_trail_reads_forward_from_an_event(store: GraphStore) -> None:
     events = []
     for name in "abc":
-        event = audit_event("t", "load", "s", [EntityChange(f"component:default/{name}", None, "h")])
+        event = audit_event(
+            "t", "load", "s", [EntityChange(f"component:default/{name}", None, "h")]
+        )
         await store.apply(ChangeSet("s", upserts=[component(name)], audit=event))
         events.append(event)
     assert [e.id for e in await store.audit_since(None, 10)] == [e.id for e in events]
