@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     )
 
     store: Path = Field(default=Path(".devgraph"), description="Embedded store folder.")
+    store_buffer_pool_mib: int | None = Field(
+        default=1024,
+        ge=64,
+        description="Page cache of the embedded store, MiB (null: the database's default, "
+        "80% of the machine's memory).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     graphiql: bool = True

@@ -541,6 +541,17 @@ class Cypher:
         )
 
     @staticmethod
+    def related_one(relation: RelationType, direction: Direction) -> str:
+        # One ref (one entity's field, the usual batch of entity(ref:)) is a primary-key
+        # lookup: 0.2 ms at any size, where the UNWIND form scans the relation table
+        # (6 ms at 20k entities, 30 ms at 100k).
+        left, right = _ARROWS[direction]
+        return (
+            f"MATCH (a:Entity {{ref: $ref}}){left}[:{relation.value}]{right}(e:Entity) "
+            "RETURN DISTINCT a.ref, e.ref"
+        )
+
+    @staticmethod
     def reachable(relation: RelationType, direction: Direction, max_depth: int) -> str:
         left, right = _ARROWS[direction]
         return (
@@ -576,13 +587,23 @@ class EmbeddedStore(FactReads, FindingReads):
         path: a folder; the database file lives inside it.
         read_only: open without the write lock, e.g. for a second process.
         readers: size of the read connection pool.
+        buffer_pool_mib: the database's page cache; Ladybug's own default is 80% of the
+            machine's memory, which a long-lived server or a big load would grow into.
     """
 
     name = "embedded"
     cypher = Cypher
 
-    def __init__(self, path: str | Path, *, read_only: bool = False, readers: int = 4) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        readers: int = 4,
+        buffer_pool_mib: int | None = None,
+    ) -> None:
         self.path = Path(path)
+        self._buffer_pool_bytes = (buffer_pool_mib or 0) * 1024 * 1024
         self.read_only = read_only
         self._readers = readers
         self._db: ladybug.Database | None = None
@@ -613,7 +634,9 @@ class EmbeddedStore(FactReads, FindingReads):
     def _open_database(self) -> ladybug.Database:
         file = self.path / "catalog.lbug"
         try:
-            return ladybug.Database(str(file), read_only=self.read_only)
+            return ladybug.Database(
+                str(file), read_only=self.read_only, buffer_pool_size=self._buffer_pool_bytes
+            )
         except RuntimeError as exc:
             wal = file.with_name(file.name + ".wal")
             if self.read_only or "WAL" not in str(exc) or not wal.exists():
@@ -623,7 +646,9 @@ class EmbeddedStore(FactReads, FindingReads):
         kept = wal.with_name(f"{wal.name}.torn-{int(time.time())}")
         shutil.copy2(wal, kept)
         log.warning("store %s: write-ahead log was torn by a crash; kept a copy at %s", file, kept)
-        return ladybug.Database(str(file), throw_on_wal_replay_failure=False)
+        return ladybug.Database(
+            str(file), buffer_pool_size=self._buffer_pool_bytes, throw_on_wal_replay_failure=False
+        )
 
     async def close(self) -> None:
         for pool in (self._read_pool, self._write_pool):
@@ -925,7 +950,12 @@ class EmbeddedStore(FactReads, FindingReads):
         result: dict[str, list[str]] = {ref: [] for ref in refs}
         if not refs:
             return result
-        rows = await self._read(Cypher.related(relation, direction), {"refs": list(set(refs))})
+        distinct = list(set(refs))
+        if len(distinct) == 1:
+            statement, params = Cypher.related_one(relation, direction), {"ref": distinct[0]}
+        else:
+            statement, params = Cypher.related(relation, direction), {"refs": distinct}
+        rows = await self._read(statement, params)
         for source, target in sorted(rows):
             result[source].append(target)
         return result
