@@ -77,3 +77,8 @@ async def add_peer(
         )
     await store.put_peer(peer)
     return peer
+
+
+async def hub_units(store: GraphStore) -> tuple[str, ...]:
+    """The business units the store federates, sorted; none on a single instance."""
+    return tuple(sorted({peer.unit for peer in await store.get_peers()}))

@@ -2,7 +2,11 @@
 
 A tag or label value names a catalog entity as a ref does (``checkout``, ``Checkout``,
 ``component:default/checkout`` are the same component), and only entities the catalog
-defines count: a value naming nothing is reported, and the next key is tried. The value of
+defines count: a value naming nothing is reported, and the next key is tried. On a hub that
+federates business units, a value naming nothing of the hub's own resolves as a peer's refs
+do: to the one unit that defines it (``checkout`` is ``component:payments/checkout`` when only
+unit ``payments`` has one); two or more units make it ambiguous, reported and unattributed,
+never guessed. The value of
 ``backstage.io/kubernetes-id`` names the component carrying that annotation, as Backstage's
 Kubernetes plugin reads it.
 """
@@ -17,6 +21,8 @@ from typing import Any
 
 import orjson
 
+from federation.naming import hub_ref
+from federation.peers import hub_units
 from graph_api.model import RefError, normalize_ref
 from graph_api.settings import CostAttribution
 from graph_api.store import EntityFilter, EntityOrder, GraphStore
@@ -141,7 +147,9 @@ class Catalog:
     accounts: dict[str, str] = field(default_factory=dict)
     kubernetes_ids: dict[str, str] = field(default_factory=dict)
     resources: dict[str, ResourceTie] = field(default_factory=dict)
+    units: tuple[str, ...] = ()
     unknown: Counter[str] = field(default_factory=Counter)
+    ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _defined: dict[str, bool] = field(default_factory=dict)
     _kubernetes_loaded: bool = False
 
@@ -154,7 +162,9 @@ class Catalog:
             account.strip(): normalize_ref(team, default_kind="Group")
             for account, team in settings.accounts.items()
         }
-        catalog = cls(store, TagKeys.configured(settings, extra_keys), accounts)
+        catalog = cls(
+            store, TagKeys.configured(settings, extra_keys), accounts, units=await hub_units(store)
+        )
         for record in await _all(store, EntityFilter(kinds=["resource"], annotation=CLOUD_ID)):
             spec = record.descriptor.get("spec") or {}
             tied = next(iter(spec.get("dependencyOf") or []), None) or record.system
@@ -200,17 +210,33 @@ class Catalog:
             self.kubernetes_ids.setdefault(value.strip().casefold(), record.ref)
 
     async def entity_for(self, candidate_lists: Sequence[list[Candidate]]) -> list[str | None]:
-        """For each list, the first candidate the catalog defines (None when none does)."""
+        """For each list, the first candidate the catalog defines, on a hub in the one unit
+        defining it (None when none does)."""
         wanted = any(c.kubernetes_id for candidates in candidate_lists for c in candidates)
         if wanted and not self._kubernetes_loaded:
             await self._load_kubernetes_ids()
         ref_lists = [self.refs_of(candidates) for candidates in candidate_lists]
-        defined = await self.defined(ref for refs in ref_lists for ref in refs)
+        in_units = {
+            ref: [hub_ref(unit, ref) for unit in self.units] for refs in ref_lists for ref in refs
+        }
+        defined = await self.defined(
+            [*in_units, *(ref for refs in in_units.values() for ref in refs)]
+        )
         chosen: list[str | None] = []
         for refs in ref_lists:
-            entity = next((ref for ref in refs if ref in defined), None)
-            if entity is None and refs:
-                self.unknown[refs[0]] += 1
+            entity = None
+            for ref in refs:
+                found = [ref] if ref in defined else [r for r in in_units[ref] if r in defined]
+                if len(found) == 1:
+                    entity = found[0]
+                    break
+                if found:
+                    self.ambiguous[ref] = tuple(found)
+                    self.unknown[ref] += 1
+                    break
+            else:
+                if refs:
+                    self.unknown[refs[0]] += 1
             chosen.append(entity)
         return chosen
 
@@ -226,8 +252,13 @@ class Catalog:
     def warnings(self) -> list[str]:
         """One line per tag or label value that named no catalog entity."""
         return [
-            f"{count} time(s) a tag or label named {ref}, which the catalog does not define; "
-            "that cost or resource is unattributed"
+            f"{count} time(s) a tag or label named {ref}, which "
+            + (
+                f"units define as {', '.join(self.ambiguous[ref])}, so it is ambiguous"
+                if ref in self.ambiguous
+                else "the catalog does not define"
+            )
+            + "; that cost or resource is unattributed"
             for ref, count in sorted(self.unknown.items())
         ]
 

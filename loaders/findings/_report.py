@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from federation.naming import hub_ref
+from federation.peers import hub_units
 from graph_api.model import RefError, normalize_ref
 from graph_api.store import EntityFilter, EntityOrder, GraphStore
 from loaders.git.repository import normalise_url
@@ -217,13 +219,17 @@ async def _by_repository(store: GraphStore, repositories: Sequence[str]) -> list
 
 
 async def _by_name(store: GraphStore, names: Sequence[str]) -> list[str]:
+    # On a hub, a name none of the hub's own components has is looked up in every unit, as a
+    # peer's refs are: several matches make the report ambiguous, for the caller to refuse.
+    units = await hub_units(store)
     found: set[str] = set()
     for name in {n.strip().lower() for n in names if n and n.strip()}:
-        found.update(
-            r.ref
-            for r in await store.get_entities([f"component:default/{name}"])
-            if r and not r.stub
-        )
+        own = f"component:default/{name}"
+        for refs in ([own], [hub_ref(unit, own) for unit in units]):
+            named = {r.ref for r in await store.get_entities(refs) if r and not r.stub}
+            if named:
+                found |= named
+                break
     return sorted(found)
 
 
