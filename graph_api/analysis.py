@@ -20,6 +20,7 @@ from graph_api.store import (
     EntityOrder,
     EntityRecord,
     GraphStore,
+    ReachGroup,
     Reached,
 )
 
@@ -38,7 +39,11 @@ class Flow(str, Enum):
     BOTH = "BOTH"
 
 
-_FLOW_DIRECTION = {Flow.UPSTREAM: Direction.OUT, Flow.DOWNSTREAM: Direction.IN, Flow.BOTH: Direction.BOTH}
+_FLOW_DIRECTION = {
+    Flow.UPSTREAM: Direction.OUT,
+    Flow.DOWNSTREAM: Direction.IN,
+    Flow.BOTH: Direction.BOTH,
+}
 
 
 @dataclass(slots=True)
@@ -101,6 +106,39 @@ async def blast_radius(store: GraphStore, root: EntityRecord, max_depth: int) ->
     return BlastRadius(root=root.ref, dependents=dependents)
 
 
+@dataclass
+class BlastCounts:
+    """A blast radius counted, not listed: dependents per depth and per owning team."""
+
+    by_depth: dict[int, int] = field(default_factory=dict)
+    by_owner: dict[str | None, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum((self.by_depth or self.by_owner).values())
+
+
+async def blast_counts(
+    store: GraphStore, root: EntityRecord, max_depth: int, *, by_depth: bool, by_owner: bool
+) -> BlastCounts:
+    """What :func:`blast_radius` groups, counted by the store; one traversal per grouping
+    asked for (at least one, for the total)."""
+    depth, counts = _clamp(max_depth), BlastCounts()
+    if by_depth or not by_owner:
+        found = await store.reach_counts(
+            root.ref, RelationType.DEPENDS_ON, Direction.IN, depth, ReachGroup.DEPTH
+        )
+        counts.by_depth = {int(k): n for k, n in sorted(found.items())}  # type: ignore[arg-type]
+    if by_owner:
+        found = await store.reach_counts(
+            root.ref, RelationType.DEPENDS_ON, Direction.IN, depth, ReachGroup.OWNER
+        )
+        # As BlastRadius.by_owner orders them: most affected first, no owner last among equals.
+        ranked = sorted(found.items(), key=lambda item: (-item[1], item[0] or "~"))
+        counts.by_owner = dict(ranked)  # type: ignore[arg-type]
+    return counts
+
+
 async def dependency_path(
     store: GraphStore, start: str, end: str, max_depth: int, *, directed: bool = True
 ) -> list[str] | None:
@@ -141,7 +179,10 @@ def _cycle_through(graph: nx.DiGraph, start: str) -> list[str]:
     # In a strongly connected component every node lies on a cycle: the shortest path from a
     # successor of ``start`` back to ``start`` closes the shortest one through it.
     closing = min(
-        (nx.shortest_path(graph, successor, start) for successor in sorted(graph.successors(start))),
+        (
+            nx.shortest_path(graph, successor, start)
+            for successor in sorted(graph.successors(start))
+        ),
         key=len,
     )
     return [start, *closing[:-1]]

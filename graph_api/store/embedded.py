@@ -97,6 +97,7 @@ from graph_api.store.port import (
     EntityOrder,
     EntityRecord,
     PeerRecord,
+    ReachGroup,
     Reached,
     StoreError,
 )
@@ -562,6 +563,17 @@ class Cypher:
         )
 
     @staticmethod
+    def reach_counts(
+        relation: RelationType, direction: Direction, max_depth: int, group: ReachGroup
+    ) -> str:
+        left, right = _ARROWS[direction]
+        key = "length(p)" if group is ReachGroup.DEPTH else "e.owner"
+        return (
+            f"MATCH (a:Entity {{ref: $root}}){left}[p:{relation.value}* SHORTEST "
+            f"1..{max_depth}]{right}(e:Entity) WHERE e.ref <> $root RETURN {key}, count(*)"
+        )
+
+    @staticmethod
     def edges_among(relation: RelationType) -> str:
         return (
             f"MATCH (a:Entity)-[:{relation.value}]->(b:Entity) "
@@ -1000,6 +1012,17 @@ class EmbeddedStore(FactReads, FindingReads):
             Cypher.reachable(relation, direction, _depth(max_depth)), {"root": root}
         )
         return reached_from_rows(root, rows)
+
+    async def reach_counts(
+        self,
+        root: str,
+        relation: RelationType,
+        direction: Direction,
+        max_depth: int,
+        group: ReachGroup,
+    ) -> dict[int | str | None, int]:
+        statement = Cypher.reach_counts(relation, direction, _depth(max_depth), group)
+        return {key: int(count) for key, count in await self._read(statement, {"root": root})}
 
     async def edges_among(
         self, refs: Sequence[str], relation: RelationType

@@ -87,6 +87,7 @@ from graph_api.store.port import (
     FindingFilter,
     PackageFilter,
     PeerRecord,
+    ReachGroup,
     Reached,
     StoreError,
 )
@@ -111,6 +112,7 @@ _DRIVER_ERRORS = (Neo4jError, DriverError)
 
 # The month of a daily cost fact, a fragment of cost queries.
 _FACT_MONTH = "date.truncate('month', f.day)"
+
 
 class Cypher:
     """Every statement of the Neo4j store (Neo4j 5.21+ dialect)."""
@@ -414,20 +416,25 @@ class Cypher:
 
     @staticmethod
     def finding_count(where: str, scoped: bool) -> str:
-        match = "UNWIND $refs AS r MATCH (f:Finding) WHERE f.entity = r AND" if scoped else (
-            "MATCH (f:Finding) WHERE"
+        match = (
+            "UNWIND $refs AS r MATCH (f:Finding) WHERE f.entity = r AND"
+            if scoped
+            else ("MATCH (f:Finding) WHERE")
         )
         return f"{match} {where} RETURN count(f)"
 
     @staticmethod
     def finding_page(where: str, scoped: bool) -> str:
-        match = "UNWIND $refs AS r MATCH (f:Finding) WHERE f.entity = r AND" if scoped else (
-            "MATCH (f:Finding) WHERE"
+        match = (
+            "UNWIND $refs AS r MATCH (f:Finding) WHERE f.entity = r AND"
+            if scoped
+            else ("MATCH (f:Finding) WHERE")
         )
         return (
             f"{match} {where} RETURN {_FINDING_RETURN} "
             f"ORDER BY {FINDING_ORDER} SKIP $offset LIMIT $limit"
         )
+
     OWNER_CANDIDATE_CLAUSES = {
         "names": "lower(e.name) IN $names",
         "slugs": "any(s IN $slugs WHERE s IN e.annotation_pairs)",
@@ -514,6 +521,17 @@ class Cypher:
         )
 
     @staticmethod
+    def reach_counts(
+        relation: RelationType, direction: Direction, max_depth: int, group: ReachGroup
+    ) -> str:
+        left, right = _ARROWS[direction]
+        key = "length(p)" if group is ReachGroup.DEPTH else "e.owner"
+        return (
+            f"MATCH p = ANY SHORTEST (a:Entity {{ref: $root}}){left}[:{relation.value}]{right}"
+            f"{{1,{max_depth}}}(e:Entity) WHERE e.ref <> $root RETURN {key}, count(*)"
+        )
+
+    @staticmethod
     def edges_among(relation: RelationType) -> str:
         return (
             f"MATCH (a:Entity)-[:{relation.value}]->(b:Entity) "
@@ -571,6 +589,10 @@ def all_statements() -> dict[str, str]:
             key = f"{rel},{direction.value}"
             statements[f"related[{key}]"] = Cypher.related(relation, direction)
             statements[f"reachable[{key}]"] = Cypher.reachable(relation, direction, deepest)
+            for group in ReachGroup:
+                statements[f"reach_counts[{key},{group.value}]"] = Cypher.reach_counts(
+                    relation, direction, deepest, group
+                )
             statements[f"shortest_path[{key}]"] = Cypher.shortest_path(relation, direction, deepest)
     for form, annotation in (("annotation_key", "x.io/k"), ("annotation_pair", "x.io/k=v")):
         where, _ = filter_clause(
@@ -805,6 +827,17 @@ class Neo4jStore(FactReads, FindingReads):
         )
         return reached_from_rows(root, rows)
 
+    async def reach_counts(
+        self,
+        root: str,
+        relation: RelationType,
+        direction: Direction,
+        max_depth: int,
+        group: ReachGroup,
+    ) -> dict[int | str | None, int]:
+        statement = Cypher.reach_counts(relation, direction, _depth(max_depth), group)
+        return {key: int(count) for key, count in await self._read(statement, {"root": root})}
+
     async def edges_among(
         self, refs: Sequence[str], relation: RelationType
     ) -> list[tuple[str, str]]:
@@ -1024,12 +1057,24 @@ async def _write_findings(tx: AsyncManagedTransaction, change: ChangeSet) -> Non
     facts = change.facts
     source = {"source": change.source}
     replaced = (
-        (facts.declarations, Cypher.DELETE_SOURCE_DECLARATIONS, Cypher.CREATE_DECLARATIONS,
-         declaration_rows),
-        (facts.vulnerabilities, Cypher.DELETE_SOURCE_VULNERABILITIES,
-         Cypher.CREATE_VULNERABILITIES, vulnerability_rows),
-        (facts.package_dependencies, Cypher.DELETE_SOURCE_PACKAGE_DEPENDENCIES,
-         Cypher.CREATE_PACKAGE_DEPENDENCIES, dependency_rows),
+        (
+            facts.declarations,
+            Cypher.DELETE_SOURCE_DECLARATIONS,
+            Cypher.CREATE_DECLARATIONS,
+            declaration_rows,
+        ),
+        (
+            facts.vulnerabilities,
+            Cypher.DELETE_SOURCE_VULNERABILITIES,
+            Cypher.CREATE_VULNERABILITIES,
+            vulnerability_rows,
+        ),
+        (
+            facts.package_dependencies,
+            Cypher.DELETE_SOURCE_PACKAGE_DEPENDENCIES,
+            Cypher.CREATE_PACKAGE_DEPENDENCIES,
+            dependency_rows,
+        ),
     )
     for items, delete, create, to_rows in replaced:
         if items is None:

@@ -66,6 +66,13 @@ class Direction(str, Enum):
     BOTH = "BOTH"
 
 
+class ReachGroup(str, Enum):
+    """What :meth:`GraphStore.reach_counts` counts reached entities by."""
+
+    DEPTH = "DEPTH"
+    OWNER = "OWNER"
+
+
 class EntityOrder(str, Enum):
     REF = "REF"
     NAME = "NAME"
@@ -526,6 +533,17 @@ class GraphStore(Protocol):
         self, root: str, relation: RelationType, direction: Direction, max_depth: int
     ) -> list[Reached]:
         """Entities reachable from ``root`` along ``relation``, by depth then ref (root excluded)."""
+
+    async def reach_counts(
+        self,
+        root: str,
+        relation: RelationType,
+        direction: Direction,
+        max_depth: int,
+        group: ReachGroup,
+    ) -> dict[int | str | None, int]:
+        """How many of the entities :meth:`reachable` lists have each depth or owner: the
+        traversal's summary, counted where the data is (a hub's 100k dependents stay there)."""
 
     async def edges_among(
         self, refs: Sequence[str], relation: RelationType
