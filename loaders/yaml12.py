@@ -5,17 +5,22 @@ Backstage parses with the JS ``yaml`` package (YAML 1.2), so ``owner: no`` names
 Rust, ~6x faster than PyYAML's C loader here); each document's line comes from its ``---``
 marker. Where that reading is ambiguous or the file is invalid, PyYAML's C parser with YAML 1.2
 typing rules reads it instead, to give exact lines and keep the documents before an error.
+
+A document nested more than ``MAX_DEPTH`` levels deep is an error at the line where it goes too
+deep, whichever parser reads it; so is one whose aliases expand past ``MAX_ALIASES`` uses.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 import yaml_rs
+
+from graph_api.model.entity import MAX_DEPTH, too_deep
 
 try:
     from yaml import CSafeLoader as _BaseLoader
@@ -49,7 +54,27 @@ for _tag, _pattern, _first in _CORE_SCHEMA:
 
 
 class Yaml12Loader(_BaseLoader, _Yaml12Resolver):  # type: ignore[misc,valid-type]
-    """Safe loader with YAML 1.2 core-schema typing and no merge keys."""
+    """Safe loader with YAML 1.2 core-schema typing and no merge keys, refusing documents nested
+    more than ``MAX_DEPTH`` levels deep or whose aliases expand past ``MAX_ALIASES`` uses."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        # Checked on the node graph, before the constructor recurses through it (a
+        # RecursionError a few hundred levels down) or anything walks the expanded data.
+        deep = too_deep(node, _collection_nodes)
+        if deep is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels", deep.start_mark
+            )
+        if _alias_uses(node) > MAX_ALIASES:
+            # PyYAML would share the nodes and leave the expansion (a "billion laughs") to
+            # whatever walks the data next.
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"aliases expand past {MAX_ALIASES} uses in one document",
+                node.start_mark,
+            )
+        return super().construct_document(node)
 
 
 def _int12(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
@@ -132,12 +157,20 @@ def _scan(text: str) -> tuple[int, list[int]]:
 
 
 _ALIAS_TOKEN = re.compile(r"(?:^|[\s,\[{:-])\*[^\s,\[\]{}]+")
+# yaml-rs recurses once per level of block nesting, which it does not bound (flow nesting it
+# refuses past 256), and overflows the stack: a segfault ~11,000 levels deep with 8 MiB. A block
+# collection n levels deep starts at least (n - 2) / 2 columns in, at a line's indentation or
+# after the "- ", "? " and ": " indicators opening the line; so text whose lines all open with
+# fewer than MAX_DEPTH of those characters nests at most about 2 * MAX_DEPTH + 256 levels.
+_DEEP_BLOCK = re.compile(rf"^[ \t?:-]{{{MAX_DEPTH},}}", re.MULTILINE)
 
 
 def _fast_documents(text: str) -> list[YamlDocument] | None:
     """All documents via yaml-rs, or None when PyYAML must read the text instead."""
     if _ALIAS_TOKEN.search(text):
         return None  # aliases: PyYAML's node graph shows how far they expand
+    if _DEEP_BLOCK.search(text):
+        return None
     try:
         data = yaml_rs.loads(text, parse_datetime=False)
     except (yaml_rs.YAMLDecodeError, ValueError, TypeError):
@@ -149,12 +182,25 @@ def _fast_documents(text: str) -> list[YamlDocument] | None:
         documents = [d for d in data if d is not None]
     else:
         documents = [] if data is None else [data]
-    if len(documents) != len(starts):
-        return None
+    if len(documents) != len(starts) or any(too_deep(doc) is not None for doc in documents):
+        return None  # PyYAML's nodes give the line where a document goes too deep
     return [YamlDocument(line=line, data=doc) for line, doc in zip(starts, documents, strict=True)]
 
 
 MAX_ALIASES = 100  # Backstage's parser (the JS yaml package) refuses past maxAliasCount 100
+
+
+def _collection_nodes(level: Iterable[yaml.Node]) -> Iterator[yaml.Node]:
+    for node in level:
+        if isinstance(node, yaml.MappingNode):
+            children: Iterable[yaml.Node] = (part for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            continue
+        for child in children:
+            if isinstance(child, yaml.CollectionNode):
+                yield child
 
 
 def _alias_uses(root: yaml.Node) -> int:
@@ -205,13 +251,6 @@ def iter_documents(text: str) -> Iterator[YamlDocument]:
                 node = loader.get_node()
                 if node is None:
                     continue
-                if _alias_uses(node) > MAX_ALIASES:
-                    # yaml-rs refused it already; PyYAML would share the nodes and leave the
-                    # expansion (a "billion laughs") to whatever walks the data next.
-                    raise YamlSyntaxError(
-                        f"invalid YAML: aliases expand past {MAX_ALIASES} uses in one document",
-                        node.start_mark.line + 1,
-                    )
                 data = loader.construct_document(node)
                 if data is not None:
                     yield YamlDocument(line=node.start_mark.line + 1, data=data)

@@ -41,3 +41,11 @@ def should_mask(error: GraphQLError) -> bool:
     """Mask resolver crashes; keep validation errors and :class:`ApiError` messages."""
     original = error.original_error
     return original is not None and not isinstance(original, ApiError | GraphQLError)
+
+
+def caused_by_client(error: GraphQLError) -> bool:
+    """Whether the client is to blame for ``error``, not the server: an :class:`ApiError`, or a
+    request turned down before anything ran (syntax, validation, variables, limits)."""
+    return isinstance(error.original_error, ApiError) or (
+        error.path is None and not should_mask(error)
+    )

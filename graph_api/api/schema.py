@@ -7,11 +7,13 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.scalars import JSON
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
+from strawberry.utils.logging import StrawberryLogger
 
 from graph_api import analysis
 from graph_api.api.code_types import (
@@ -25,7 +27,7 @@ from graph_api.api.code_types import (
 from graph_api.api.cost import SCALARS, CostQuery
 from graph_api.api.federation import FederationQuery
 from graph_api.api.findings import Finding, FindingFilterInput, find_findings
-from graph_api.api.errors import BadInput, NotFound, should_mask
+from graph_api.api.errors import BadInput, NotFound, caused_by_client, should_mask
 from graph_api.api.limits import DEFAULT_PAGE, LimitedSchema, limit_extensions
 from graph_api.api.types import (
     Api,
@@ -720,6 +722,18 @@ class SubgraphSchema(LimitedSchema, strawberry.federation.Schema):
                 )
         resolved: list[FederationAny] = super().entities_resolver(info, representations)
         return resolved
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Strawberry logs every error at ERROR with a traceback; a client's bad input, refusal
+        # or invalid query is routine, and would bury the server's own failures.
+        for error in errors:
+            if caused_by_client(error):
+                code = error.extensions.get("code", "UNSPECIFIED")  # as the metrics label it
+                StrawberryLogger.logger.info("client error %s: %s", code, error.message)
+            else:
+                StrawberryLogger.error(error, execution_context)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
@@ -25,6 +26,11 @@ TAG_RE = re.compile(r"^[a-z0-9:+#]+(?:-[a-z0-9:+#]+)*$")
 # Kubernetes-style keys, as Backstage validates label and annotation keys.
 KEY_PREFIX_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 API_VERSION_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-z0-9]+$")
+
+# Far deeper than any real descriptor (a template's JSON Schema parameters nest a dozen levels),
+# and shallow enough that whatever reads an accepted one never hits a limit of its own: PyYAML's
+# recursive constructor (the interpreter's recursion limit) and orjson (255 levels).
+MAX_DEPTH = 100
 
 BACKSTAGE_API_VERSIONS = frozenset({"backstage.io/v1alpha1", "backstage.io/v1beta1"})
 TEMPLATE_API_VERSIONS = frozenset(
@@ -65,6 +71,49 @@ class DescriptorError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+_Node = TypeVar("_Node")
+_COLLECTIONS = (dict, list, tuple)  # isinstance is far slower given a union
+
+
+def _collections_inside(level: Iterable[Any]) -> Iterator[Any]:
+    for value in level:
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, _COLLECTIONS):
+            continue
+        for item in value:
+            if isinstance(item, _COLLECTIONS):
+                yield item
+
+
+def too_deep(
+    root: _Node, inside: Callable[[Iterable[_Node]], Iterable[_Node]] = _collections_inside
+) -> _Node | None:
+    """A collection nested more than :data:`MAX_DEPTH` levels deep in ``root``, or None.
+
+    Args:
+        root: JSON-like data, itself level 1; or any other tree of collections.
+        inside: the collections directly inside those of one level; by default the values of
+            dicts and the items of lists and tuples (JSON keys are strings).
+
+    The walk goes level by level, each part of ``root`` once per level it is on, so data that
+    shares parts (YAML aliases) or holds itself costs at most ``MAX_DEPTH`` walks of each part,
+    not one per path to it; and nothing recurses, so no depth exhausts the stack. The
+    collection returned is the first of its level.
+
+    Example:
+        >>> too_deep({"spec": {"x": [[1]]}}) is None
+        True
+    """
+    level: Iterable[_Node] = [root]
+    for _ in range(MAX_DEPTH):
+        below = {id(child): child for child in inside(level)}
+        if not below:
+            return None
+        level = below.values()
+    return next(iter(level))
 
 
 def _check_key(key: str) -> str:
@@ -318,7 +367,11 @@ class Entity:
     def target(self, relation: RelationType, kind_prefix: str = "") -> str | None:
         """The first ref this entity points at with ``relation`` (e.g. its owner)."""
         for rel in self.relations:
-            if rel.type is relation and rel.source == self.ref and rel.target.startswith(kind_prefix):
+            if (
+                rel.type is relation
+                and rel.source == self.ref
+                and rel.target.startswith(kind_prefix)
+            ):
                 return rel.target
         return None
 
@@ -394,10 +447,14 @@ def parse_entity(document: Any) -> Entity:
     """
     if not isinstance(document, dict):
         raise DescriptorError([f"document must be a mapping, got {type(document).__name__}"])
+    if too_deep(document) is not None:
+        raise DescriptorError([f"document: nested deeper than {MAX_DEPTH} levels"])
     problems: list[str] = []
     for key in document:
         if key not in _ENVELOPE_FIELDS:
-            problems.append(f"{key}: unknown top-level field (only apiVersion, kind, metadata, spec)")
+            problems.append(
+                f"{key}: unknown top-level field (only apiVersion, kind, metadata, spec)"
+            )
     api_version = document.get("apiVersion")
     kind = document.get("kind")
     if not isinstance(api_version, str) or not API_VERSION_RE.match(api_version):
