@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -14,7 +15,6 @@ from graph_api.codeowners import resolve_handles
 from graph_api.model import RelationType
 from graph_api.model.cost import CostDimension, CostMetric
 from graph_api.security.policy import Policy, Viewer
-from graph_api.store._cost import sum_amounts
 from graph_api.store import (
     Activity,
     CodeOwnership,
@@ -31,6 +31,7 @@ from graph_api.store import (
     PackageUse,
     VulnerabilityRecord,
 )
+from graph_api.store._cost import sum_amounts
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -230,40 +231,67 @@ class RequestContext:
     policy: Policy
     max_page: int = 100
     changes_overlap_s: int = 300
-    entity_by_ref: EntityByRefLoader = field(init=False)
     _related: dict[tuple[RelationType, Direction], RelatedByRefLoader] = field(
         init=False, default_factory=dict
     )
 
-    packages_by_ref: PackagesByRefLoader = field(init=False)
-    uses_by_purl: UsesByPurlLoader = field(init=False)
-    package_by_purl: PackageByPurlLoader = field(init=False)
-    documents_by_ref: DocumentsByRefLoader = field(init=False)
-    code_owners_by_ref: CodeOwnersByRefLoader = field(init=False)
-    activity_by_source: ActivityBySourceLoader = field(init=False)
-    owner_by_handle: OwnerByHandleLoader = field(init=False)
-    cost_amounts: CostAmountsLoader = field(init=False)
-    findings_by_ref: FindingsByRefLoader = field(init=False)
-    open_counts_by_ref: OpenCountsByRefLoader = field(init=False)
-    declarations_by_purl: DeclarationsByPurlLoader = field(init=False)
-    vulnerabilities_by_purl: VulnerabilitiesByPurlLoader = field(init=False)
-    dependencies_by_purl: DependenciesByPurlLoader = field(init=False)
+    # Loaders are made on first use: a request needs two or three of them, and making all
+    # of them took a third of a small query's time in the server.
+    @cached_property
+    def entity_by_ref(self) -> EntityByRefLoader:
+        return EntityByRefLoader(self.store)
 
-    def __post_init__(self) -> None:
-        self.entity_by_ref = EntityByRefLoader(self.store)
-        self.packages_by_ref = PackagesByRefLoader(self.store)
-        self.uses_by_purl = UsesByPurlLoader(self.store)
-        self.package_by_purl = PackageByPurlLoader(self.store)
-        self.documents_by_ref = DocumentsByRefLoader(self.store)
-        self.code_owners_by_ref = CodeOwnersByRefLoader(self.store)
-        self.activity_by_source = ActivityBySourceLoader(self.store)
-        self.owner_by_handle = OwnerByHandleLoader(self.store)
-        self.cost_amounts = CostAmountsLoader(self.store)
-        self.findings_by_ref = FindingsByRefLoader(self.store)
-        self.open_counts_by_ref = OpenCountsByRefLoader(self.store)
-        self.declarations_by_purl = DeclarationsByPurlLoader(self.store)
-        self.vulnerabilities_by_purl = VulnerabilitiesByPurlLoader(self.store)
-        self.dependencies_by_purl = DependenciesByPurlLoader(self.store)
+    @cached_property
+    def packages_by_ref(self) -> PackagesByRefLoader:
+        return PackagesByRefLoader(self.store)
+
+    @cached_property
+    def uses_by_purl(self) -> UsesByPurlLoader:
+        return UsesByPurlLoader(self.store)
+
+    @cached_property
+    def package_by_purl(self) -> PackageByPurlLoader:
+        return PackageByPurlLoader(self.store)
+
+    @cached_property
+    def documents_by_ref(self) -> DocumentsByRefLoader:
+        return DocumentsByRefLoader(self.store)
+
+    @cached_property
+    def code_owners_by_ref(self) -> CodeOwnersByRefLoader:
+        return CodeOwnersByRefLoader(self.store)
+
+    @cached_property
+    def activity_by_source(self) -> ActivityBySourceLoader:
+        return ActivityBySourceLoader(self.store)
+
+    @cached_property
+    def owner_by_handle(self) -> OwnerByHandleLoader:
+        return OwnerByHandleLoader(self.store)
+
+    @cached_property
+    def cost_amounts(self) -> CostAmountsLoader:
+        return CostAmountsLoader(self.store)
+
+    @cached_property
+    def findings_by_ref(self) -> FindingsByRefLoader:
+        return FindingsByRefLoader(self.store)
+
+    @cached_property
+    def open_counts_by_ref(self) -> OpenCountsByRefLoader:
+        return OpenCountsByRefLoader(self.store)
+
+    @cached_property
+    def declarations_by_purl(self) -> DeclarationsByPurlLoader:
+        return DeclarationsByPurlLoader(self.store)
+
+    @cached_property
+    def vulnerabilities_by_purl(self) -> VulnerabilitiesByPurlLoader:
+        return VulnerabilitiesByPurlLoader(self.store)
+
+    @cached_property
+    def dependencies_by_purl(self) -> DependenciesByPurlLoader:
+        return DependenciesByPurlLoader(self.store)
 
     def related(self, relation: RelationType, direction: Direction) -> RelatedByRefLoader:
         key = (relation, direction)
