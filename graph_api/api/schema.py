@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 
@@ -13,6 +13,7 @@ from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext, Info
+from strawberry.types.nodes import SelectedField, Selection
 from strawberry.utils.logging import StrawberryLogger
 
 from graph_api import analysis
@@ -253,6 +254,41 @@ class KindCount:
     count: int
 
 
+# Fields of BlastRadius a store can count without listing the dependents, with the
+# subfields each may select.
+_COUNTED_BLAST_FIELDS: dict[str, frozenset[str] | None] = {
+    "__typename": None,
+    "root": None,
+    "total": None,
+    "byDepth": frozenset({"__typename", "depth", "count"}),
+    "byOwner": frozenset({"__typename", "ownerRef", "count", "owner"}),
+}
+
+
+def _counts_only(info: Info, countable: dict[str, frozenset[str] | None]) -> set[str] | None:
+    """The fields selected on this resolver's result when all of them can be counted
+    (None when any needs the listing)."""
+    asked: set[str] = set()
+    # Every node of this field: a query may select it twice under one response key.
+    for field in _fields([s for f in info.selected_fields for s in f.selections]):
+        if field.name not in countable:
+            return None
+        allowed = countable[field.name]
+        if allowed is not None and not {f.name for f in _fields(field.selections)} <= allowed:
+            return None
+        asked.add(field.name)
+    return asked
+
+
+def _fields(selections: Sequence[Selection]) -> Iterator[SelectedField]:
+    """The fields of a selection set, fragments spread."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        else:
+            yield from _fields(selection.selections)
+
+
 async def _entities(info: Ctx, refs: Sequence[str]) -> list[Entity]:
     records = await info.context.entity_by_ref.load_many(list(refs))
     return [to_entity(r) for r in records if r is not None]
@@ -282,7 +318,9 @@ class DeleteEntityPayload:
 
 
 def _payload_rejections(report: LoadReport) -> list[RejectedDescriptor]:
-    return [RejectedDescriptor(location=r.location, reason=r.reason, ref=r.ref) for r in report.rejected]
+    return [
+        RejectedDescriptor(location=r.location, reason=r.reason, ref=r.ref) for r in report.rejected
+    ]
 
 
 @strawberry.type
@@ -312,7 +350,9 @@ class Query(CostQuery, FederationQuery):
         record = await _record(info, ref)
         return to_entity(record) if record else None
 
-    @strawberry.field(description="An entity by ref, `[kind:][namespace/]name`; kind defaults to Component.")
+    @strawberry.field(
+        description="An entity by ref, `[kind:][namespace/]name`; kind defaults to Component."
+    )
     async def entity(self, info: Ctx, ref: str) -> Entity | None:
         record = await _record(info, _ref(ref, "Component"))
         return to_entity(record) if record else None
@@ -466,6 +506,28 @@ class Query(CostQuery, FederationQuery):
     @strawberry.field(description="Every entity that transitively depends on this one.")
     async def blast_radius(self, info: Ctx, ref: str, max_depth: int = 10) -> BlastRadius:
         root = await _required(info, ref)
+        asked = _counts_only(info, _COUNTED_BLAST_FIELDS)
+        if asked is not None:
+            counts = await _analysis(
+                analysis.blast_counts(
+                    info.context.store,
+                    root,
+                    max_depth,
+                    by_depth="byDepth" in asked,
+                    by_owner="byOwner" in asked,
+                )
+            )
+            return BlastRadius(
+                root=to_entity(root),
+                total=counts.total,
+                dependents=[],
+                by_depth=[
+                    DepthGroup(depth=d, count=n, refs=[]) for d, n in counts.by_depth.items()
+                ],
+                by_owner=[
+                    OwnerGroup(owner_ref=o, count=n, refs=[]) for o, n in counts.by_owner.items()
+                ],
+            )
         radius = await _analysis(analysis.blast_radius(info.context.store, root, max_depth))
         return BlastRadius(
             root=to_entity(root),
@@ -503,10 +565,14 @@ class Query(CostQuery, FederationQuery):
         )
         if refs is None:
             return DependencyPath(found=False, length=None, entities=[])
-        return DependencyPath(found=True, length=len(refs) - 1, entities=await _entities(info, refs))
+        return DependencyPath(
+            found=True, length=len(refs) - 1, entities=await _entities(info, refs)
+        )
 
     @strawberry.field(description="Dependency cycles in the whole catalog or in one system.")
-    async def dependency_cycles(self, info: Ctx, system: str | None = None) -> list[DependencyCycle]:
+    async def dependency_cycles(
+        self, info: Ctx, system: str | None = None
+    ) -> list[DependencyCycle]:
         system_ref = _ref(system, "System", "system") if system else None
         cycles = await analysis.dependency_cycles(info.context.store, system_ref)
         return [DependencyCycle(refs=c, entities=await _entities(info, c)) for c in cycles]
@@ -537,7 +603,9 @@ class Query(CostQuery, FederationQuery):
                 actor=e.actor,
                 action=e.action,
                 source=e.source,
-                changes=[EntityChangeRecord(ref=c.ref, before=c.before, after=c.after) for c in e.changes],
+                changes=[
+                    EntityChangeRecord(ref=c.ref, before=c.before, after=c.after) for c in e.changes
+                ],
             )
             for e in events
         ]
@@ -717,8 +785,7 @@ class SubgraphSchema(LimitedSchema, strawberry.federation.Schema):
                 or set(representation) != {"__typename", "ref"}
             ):
                 raise BadInput(
-                    f"representations[{index}]: expected {{__typename, ref}} naming an "
-                    "entity type"
+                    f"representations[{index}]: expected {{__typename, ref}} naming an entity type"
                 )
         resolved: list[FederationAny] = super().entities_resolver(info, representations)
         return resolved

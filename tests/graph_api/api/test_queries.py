@@ -794,6 +794,39 @@ async def test_blast_radius_of_the_hub(catalog) -> None:
     assert leaf["blastRadius"] == {"total": 0, "byDepth": [], "byOwner": []}
 
 
+@pytest.mark.parametrize("root", ["component:auth", "component:orders", "component:billing"])
+async def test_a_counted_blast_radius_agrees_with_the_listed_one(
+    catalog, root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Counts alone are summed where the data is; with refs asked for, the dependents are
+    # listed and grouped here. Both must say the same, cycles included.
+    listings: list[str] = []
+    reachable = catalog.store.reachable
+
+    async def spy(root: str, *args: Any) -> Any:
+        listings.append(root)
+        return await reachable(root, *args)
+
+    monkeypatch.setattr(catalog.store, "reachable", spy)
+    listed = await catalog.gql(
+        f'{{ blastRadius(ref: "{root}") {{ total byDepth {{ depth count refs }} '
+        "byOwner { ownerRef count refs } } }"
+    )
+    counted = await catalog.gql(
+        f'{{ blastRadius(ref: "{root}") {{ ...Counts }} }} '
+        "fragment Counts on BlastRadius { total byDepth { depth count } "
+        "byOwner { ... on OwnerGroup { ownerRef count owner { ref } } } }"
+    )
+    assert len(listings) == 1, "the counted radius lists nothing"
+    want, got = listed["blastRadius"], counted["blastRadius"]
+    assert got["total"] == want["total"]
+    assert got["byDepth"] == [{"depth": g["depth"], "count": g["count"]} for g in want["byDepth"]]
+    assert [(g["ownerRef"], g["count"]) for g in got["byOwner"]] == [
+        (g["ownerRef"], g["count"]) for g in want["byOwner"]
+    ]
+    assert all(g["owner"] is None or g["owner"]["ref"] == g["ownerRef"] for g in got["byOwner"])
+
+
 PATH_QUERY = """query($from: String!, $to: String!, $directed: Boolean!, $depth: Int!) {
   dependencyPath(from: $from, to: $to, directed: $directed, maxDepth: $depth) {
     found length entities { ref }
