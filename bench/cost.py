@@ -5,7 +5,8 @@ demo estate with N components and a year of FOCUS cost in the published CSV layo
 three lines per resource and day, resources tagged with components by a power law, one line
 in ten untagged), then measures, each figure the median of repeated runs:
 
-- ``devgraph load focus`` of the file through the real CLI: rows/s and the loader's peak RSS;
+- ``devgraph load focus`` of the file through the real CLI, with the settings a user has:
+  rows/s and the peak RSS of that process (its ``ru_maxrss``), median and worst of the loads;
 - an unchanged re-load (it must write nothing);
 - a team's 12-month monthly series and ``costReport(groupBy: TEAM)``, in-process GraphQL.
 """
@@ -16,7 +17,9 @@ import argparse
 import asyncio
 import csv
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,8 +28,9 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
-from bench.__main__ import DEVGRAPH, run_measured
+from bench.__main__ import BENCH_ENV, DEVGRAPH, run_measured
 from devgraph.demo import generate_estate
+from graph_api.settings import Settings
 
 COLUMNS = (
     "AvailabilityZone BilledCost BillingAccountId BillingAccountName BillingCurrency "
@@ -45,6 +49,10 @@ SKUS = (
     ("Networking", "AWS Data Transfer", "DataTransfer-Out-Bytes", "GB", 0.09),
 )
 START = date(2025, 1, 1)
+# `devgraph load files` of a 100k-component estate fails with the default 1 GiB page cache
+# ("the buffer pool is full"); the estate only sets the scene for the measured cost load, so
+# it is loaded with a larger one.
+SETUP_BUFFER_POOL_MIB = "8192"
 
 
 def write_focus(path: Path, components: list[str], rows: int, seed: int = 11) -> None:
@@ -110,12 +118,13 @@ def write_focus(path: Path, components: list[str], rows: int, seed: int = 11) ->
 
 async def query_latencies(store_dir: Path, repeat: int) -> dict[str, float]:
     """p50 ms of a team's 12-month monthly series and of costReport by team."""
-    from graph_api.api.context import RequestContext  # noqa: PLC0415
-    from graph_api.api.schema import build_schema  # noqa: PLC0415
-    from graph_api.security import Policy, Viewer  # noqa: PLC0415
-    from graph_api.store.embedded import EmbeddedStore  # noqa: PLC0415
+    from graph_api.api.context import RequestContext
+    from graph_api.api.schema import build_schema
+    from graph_api.security import Policy, Viewer
+    from graph_api.store.embedded import EmbeddedStore
 
-    store = EmbeddedStore(store_dir)
+    # The page cache `devgraph serve` would have.
+    store = EmbeddedStore(store_dir, buffer_pool_mib=Settings().store_buffer_pool_mib)
     await store.open()
     schema = build_schema()
     admin = Viewer.local_admin("bench")
@@ -157,6 +166,21 @@ async def query_latencies(store_dir: Path, repeat: int) -> dict[str, float]:
         await store.close()
 
 
+def load_catalog(estate: Path, store: Path) -> None:
+    """The demo estate into a fresh store, unmeasured."""
+    done = subprocess.run(
+        [*DEVGRAPH, "load", "files", str(estate), "--store", str(store), "--json"]
+        + ["--no-fetch-remote"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **BENCH_ENV, "DEVGRAPH_STORE_BUFFER_POOL_MIB": SETUP_BUFFER_POOL_MIB},
+        text=True,
+        check=False,
+    )
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"loading the estate failed: {done.stderr.strip()}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.cost", description=__doc__.splitlines()[0]
@@ -190,18 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     seconds_list, rss_list = [], []
     for attempt in range(args.loads):
         store = work / f"store-{attempt}"
-        run_measured(
-            [
-                *DEVGRAPH,
-                "load",
-                "files",
-                str(estate),
-                "--store",
-                str(store),
-                "--json",
-                "--no-fetch-remote",
-            ]
-        )
+        load_catalog(estate, store)
         seconds, rss, out = run_measured(
             [*DEVGRAPH, "load", "focus", str(focus), "--store", str(store), "--json"]
         )
@@ -215,7 +228,9 @@ def main(argv: list[str] | None = None) -> None:
     seconds = statistics.median(seconds_list)
     figures["load_s"] = seconds
     figures["rows_per_s"] = args.rows / seconds
-    figures["loader_peak_rss_mib"] = max(rss_list)
+    figures["load_peak_rss_mib"] = statistics.median(rss_list)
+    figures["load_peak_rss_mib_max"] = max(rss_list)
+    figures["load_peak_rss_mib_each"] = rss_list
     store = work / "store-0"
     started = time.perf_counter()
     _, _, out = run_measured(
