@@ -64,7 +64,7 @@ from graph_api.store._findings import (
     touched_entities,
     vulnerability_rows,
 )
-from graph_api.store._listing import Listings, listing_key
+from graph_api.store._cache import MISSING, GenerationCache, listing_key
 from graph_api.store._records import (
     ENTITY_FIELDS,
     ORDER_CLAUSES,
@@ -629,9 +629,13 @@ class EmbeddedStore(FactReads, FindingReads):
         self._connections_lock = threading.Lock()
         self.calls = 0
         self.writes = 0
-        # Odd while a write runs; see graph_api/store/_listing.py.
+        # Odd while a write runs; see graph_api/store/_cache.py.
         self._generation = 0
-        self._listings = Listings()
+        self._listings: GenerationCache[list[str]] = GenerationCache(1_000_000, len)
+        self._records: GenerationCache[EntityRecord | None] = GenerationCache(50_000)
+        self._relations: GenerationCache[list[str]] = GenerationCache(
+            500_000, lambda refs: len(refs) + 1
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
     async def open(self) -> None:
@@ -953,9 +957,17 @@ class EmbeddedStore(FactReads, FindingReads):
     async def get_entities(self, refs: Sequence[str]) -> list[EntityRecord | None]:
         if not refs:
             return []
-        rows = await self._read(Cypher.GET, {"refs": list(dict.fromkeys(refs))})
-        by_ref = {row[0]: record_from_values(row) for row in rows}
-        return [by_ref.get(ref) for ref in refs]
+        generation = self._generation
+        found = {ref: self._records.get(ref, generation) for ref in refs}
+        wanted = [ref for ref, record in found.items() if record is MISSING]
+        if wanted:
+            rows = await self._read(Cypher.GET, {"refs": wanted})
+            read: dict[str, EntityRecord | None] = dict.fromkeys(wanted)
+            read.update((row[0], record_from_values(row)) for row in rows)
+            for ref, record in read.items():
+                self._records.put(ref, generation, record)
+            found.update(read)
+        return [found[ref] for ref in refs]
 
     async def find_entities(
         self,
@@ -978,7 +990,7 @@ class EmbeddedStore(FactReads, FindingReads):
         key = listing_key(clause, params, order)
         generation = self._generation
         refs = self._listings.get(key, generation)
-        if refs is None:
+        if refs is MISSING:
             rows = await self._read(Cypher.ordered_refs(clause, order), params)
             refs = [row[0] for row in rows]
             self._listings.put(key, generation, refs)
@@ -987,17 +999,22 @@ class EmbeddedStore(FactReads, FindingReads):
     async def related(
         self, refs: Sequence[str], relation: RelationType, direction: Direction
     ) -> dict[str, list[str]]:
-        result: dict[str, list[str]] = {ref: [] for ref in refs}
-        if not refs:
+        generation = self._generation
+        result = {ref: self._relations.get((relation, direction, ref), generation) for ref in refs}
+        wanted = [ref for ref, targets in result.items() if targets is MISSING]
+        if not wanted:
             return result
-        distinct = list(set(refs))
-        if len(distinct) == 1:
-            statement, params = Cypher.related_one(relation, direction), {"ref": distinct[0]}
+        if len(wanted) == 1:
+            statement, params = Cypher.related_one(relation, direction), {"ref": wanted[0]}
         else:
-            statement, params = Cypher.related(relation, direction), {"refs": distinct}
+            statement, params = Cypher.related(relation, direction), {"refs": wanted}
         rows = await self._read(statement, params)
+        read: dict[str, list[str]] = {ref: [] for ref in wanted}
         for source, target in sorted(row for row in rows if row[1] is not None):
-            result[source].append(target)
+            read[source].append(target)
+        for ref, targets in read.items():
+            self._relations.put((relation, direction, ref), generation, targets)
+        result.update(read)
         return result
 
     async def unresolved_refs(self) -> list[tuple[str, str, str]]:

@@ -1,4 +1,5 @@
-"""The embedded store's ordered ref lists: served until the next write, never stale."""
+"""The embedded store's read cache (listings, records, relations): served until the next
+write, never stale."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 
 from graph_api.ingest import SourceDocument, apply_source, validate
 from graph_api.store import EntityFilter, EntityOrder
-from graph_api.store._listing import Listings
+from graph_api.model import RelationType
+from graph_api.store import Direction
+from graph_api.store._cache import MISSING, GenerationCache
 from graph_api.store.embedded import EmbeddedStore
 
 
@@ -40,7 +43,7 @@ async def test_pages_after_a_write_show_it(embedded: EmbeddedStore) -> None:
     assert (refs, total) == ([f"component:default/svc-{i:02d}" for i in (4, 6, 8)], 10)
     calls = embedded.calls
     assert await page(embedded, 2, 3) == (refs, total)
-    assert embedded.calls == calls + 1, "a second read of the list costs one record fetch"
+    assert embedded.calls == calls, "a second read of the page is served from the cache"
     await upsert(embedded, "svc-05")
     refs, total = await page(embedded, 2, 3)
     assert (refs, total) == ([f"component:default/svc-{i:02d}" for i in (4, 5, 6)], 11)
@@ -57,19 +60,45 @@ async def test_a_list_read_while_a_write_runs_is_not_kept(embedded: EmbeddedStor
     assert (await page(embedded, 0, 1000))[1] == 301
 
 
-def test_lists_are_dropped_by_generation_and_budget() -> None:
-    listings = Listings(max_refs=5)
+async def test_records_and_relations_after_a_write_show_it(embedded: EmbeddedStore) -> None:
+    await upsert(embedded, "a", "b")
+    (a,) = await embedded.get_entities(["component:default/a"])
+    owned = await embedded.related(["component:default/a"], RelationType.OWNED_BY, Direction.OUT)
+    assert (
+        a is not None and a.title is None and owned["component:default/a"] == ["group:default/team"]
+    )
+    calls = embedded.calls
+    assert (await embedded.get_entities(["component:default/a"]))[0] is a
+    assert embedded.calls == calls, "served from the cache"
+    changed = {**component("a"), "metadata": {"name": "a", "title": "A"}}
+    changed["spec"] = {**changed["spec"], "owner": "other"}
+    entities, _ = validate([SourceDocument(changed, "test[a]", "test")])
+    await apply_source(embedded, "test", entities, mode="delta")
+    (a,) = await embedded.get_entities(["component:default/a"])
+    owned = await embedded.related(["component:default/a"], RelationType.OWNED_BY, Direction.OUT)
+    assert (
+        a is not None and a.title == "A" and owned["component:default/a"] == ["group:default/other"]
+    )
+
+
+def test_values_are_dropped_by_generation_and_budget() -> None:
+    listings: GenerationCache[list[str]] = GenerationCache(5, len)
     listings.put("a", 2, ["x", "y", "z"])
     assert listings.get("a", 2) == ["x", "y", "z"]
-    assert listings.get("a", 4) is None, "a write since"
-    assert listings.get("a", 2) is None, "and gone for good"
-    listings.put("odd", 3, ["x"])
-    assert listings.get("odd", 3) is None, "read while a write ran"
-    listings.put("b", 4, ["x", "y", "z"])
-    listings.put("c", 4, ["x", "y"])
-    assert listings.get("b", 4) is not None
-    listings.put("d", 4, ["x"])
-    assert listings.get("c", 4) is None, "least recently used goes first"
-    assert listings.get("b", 4) is not None and listings.get("d", 4) is not None
-    listings.put("huge", 4, list("abcdef"))
-    assert listings.get("huge", 4) is None
+    assert listings.get("a", 4) is MISSING, "a write since"
+    assert listings.get("a", 2) is MISSING, "and gone for good"
+    listings.put("stale", 2, ["x"])
+    assert listings.get("stale", 4) is MISSING, "read before the last write"
+    listings.put("odd", 5, ["x"])
+    assert listings.get("odd", 5) is MISSING, "read while a write ran"
+    listings.put("b", 6, ["x", "y", "z"])
+    listings.put("c", 6, ["x", "y"])
+    assert listings.get("b", 6) is not MISSING
+    listings.put("d", 6, ["x"])
+    assert listings.get("c", 6) is MISSING, "least recently used goes first"
+    assert listings.get("b", 6) is not MISSING and listings.get("d", 6) is not MISSING
+    listings.put("huge", 6, list("abcdef"))
+    assert listings.get("huge", 6) is MISSING
+    records: GenerationCache[str | None] = GenerationCache(10)
+    records.put("nothing", 4, None)
+    assert records.get("nothing", 4) is None, "a ref nothing defines is worth keeping too"
