@@ -387,9 +387,15 @@ def _format_error(error: Any, prefix: str) -> str:
     return f"{where}: {message}"
 
 
+# YAML may key a mapping by a number or a boolean (`ports: {8080: http}`); JSON cannot.
+# Such keys are written as strings, as Backstage's catalog (JavaScript objects) reads them.
+JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
 def content_hash(value: Any) -> str:
     """Stable hash of JSON-like data (dataclasses included); mapping key order does not count."""
-    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+    digest = hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS | JSON_OPTIONS))
+    return digest.hexdigest()[:32]
 
 
 def descriptor_hash(descriptor: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from graph_api.model import RELATION_NAMES, RelationType
-from graph_api.model.entity import KIND_NAMES
+from graph_api.model.entity import JSON_OPTIONS, KIND_NAMES
 from graph_api.model.refs import split_ref
 from graph_api.store.port import AuditEvent, EntityChange, EntityRecord, PlacedEntity, Reached
 
@@ -85,7 +85,7 @@ def entity_row(placed: PlacedEntity, source: str, updated_at: str) -> dict[str, 
         "annotation_keys": sorted(annotations),
         "annotation_pairs": sorted(f"{k}={v}" for k, v in annotations.items()),
         "search_text": search_text,
-        "descriptor": orjson.dumps(entity.descriptor).decode(),
+        "descriptor": orjson.dumps(entity.descriptor, option=JSON_OPTIONS).decode(),
         "source": placed.source or source,
         "location": placed.location,
         "hash": entity.hash,

@@ -22,7 +22,7 @@ import orjson
 from graph_api.codeowners import fallback_ref, parse_handle, resolve_handles
 from graph_api.ingest import LoadReport, Rejection, apply_source, validate
 from graph_api.model import DescriptorError, canonical_ref, parse_entity
-from graph_api.model.entity import content_hash
+from graph_api.model.entity import JSON_OPTIONS, content_hash
 from graph_api.model.packages import purl
 from graph_api.store import (
     Activity,
@@ -143,7 +143,7 @@ class GitRepositorySource:
                     kind=entity.kind,
                     namespace=entity.namespace,
                     name=entity.name,
-                    descriptor_json=orjson.dumps(entity.descriptor).decode(),
+                    descriptor_json=orjson.dumps(entity.descriptor, option=JSON_OPTIONS).decode(),
                 )
             )
         return found

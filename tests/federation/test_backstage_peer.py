@@ -5,12 +5,16 @@ middle of a listing, refuses the token, answers garbage or is too slow."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from _backstage import FakeBackstage
 from _peers import component, group
 
 from federation import add_peer, sync_peer
+from federation._fetched import raw_entity
+from graph_api.ingest import Rejection
+from graph_api.model.entity import MAX_DEPTH
 from graph_api.model import RelationType
 from graph_api.store import Direction, EntityFilter, EntityOrder
 from graph_api.store.embedded import EmbeddedStore
@@ -138,3 +142,15 @@ async def test_garbage_and_slowness_keep_the_last_good_data(
     report = await sync_peer(hub, "backstage", timeout=0.1)
     assert report.status == "STALE" and "ReadTimeout" in (report.error or "")
     assert await held(hub) == good
+
+
+def test_a_peer_document_nested_too_deeply_is_refused_not_crashed() -> None:
+    deep: dict[str, Any] = {}
+    inner = deep
+    for _ in range(300):
+        inner["x"] = {}
+        inner = inner["x"]
+    document = {**component("deep"), "spec": {**component("deep")["spec"], "extra": deep}}
+    found = raw_entity(document, None, "https://backstage.example.com#deep")
+    assert isinstance(found, Rejection)
+    assert found.reason == f"component:default/deep: nested deeper than {MAX_DEPTH} levels"

@@ -75,7 +75,11 @@ async def test_rerun_updates_and_removes(embedded: EmbeddedStore, tmp_path: Path
     write(catalog / "nested" / "c.yml", component("c"))
     write(catalog / ".hidden" / "x.yaml", component("hidden"))
     (first,) = await load_files(embedded, [catalog])
-    assert sorted(first.added) == ["component:default/a", "component:default/b", "component:default/c"]
+    assert sorted(first.added) == [
+        "component:default/a",
+        "component:default/b",
+        "component:default/c",
+    ]
     write(catalog / "a.yaml", component("a", owner="team-b"))
     (second,) = await load_files(embedded, [catalog])
     assert second.updated == ["component:default/a"]
@@ -137,7 +141,9 @@ async def test_same_ref_from_two_sources_keeps_the_first(
     assert first.added == ["component:default/shared"]
 
 
-async def test_same_ref_twice_in_one_file_later_wins(embedded: EmbeddedStore, tmp_path: Path) -> None:
+async def test_same_ref_twice_in_one_file_later_wins(
+    embedded: EmbeddedStore, tmp_path: Path
+) -> None:
     file = write(tmp_path / "c.yaml", component("x") + "---" + component("x", owner="team-z"))
     (report,) = await load_files(embedded, [file])
     assert report.rejected == [] and report.added == ["component:default/x"]
@@ -254,9 +260,28 @@ async def test_unchanged_files_are_not_read_again(
     assert api.exists()
 
 
-async def test_a_source_with_rejections_is_read_again(embedded: EmbeddedStore, tmp_path: Path) -> None:
+async def test_a_source_with_rejections_is_read_again(
+    embedded: EmbeddedStore, tmp_path: Path
+) -> None:
     file = write(tmp_path / "c.yaml", component("a") + "---" + component("bad name"))
     (first,) = await load_files(embedded, [file])
     (second,) = await load_files(embedded, [file])
     assert len(first.rejected) == len(second.rejected) == 1
     assert second.skipped is None
+
+
+async def test_mapping_keys_that_are_not_strings_are_kept_as_strings(
+    embedded: EmbeddedStore, tmp_path: Path
+) -> None:
+    # YAML keys a map by number or boolean; Backstage (JavaScript) reads them as strings.
+    catalog = tmp_path / "catalog"
+    write(
+        catalog / "a.yaml", component("a", extra="  ports: {8080: http, 9090: metrics, true: on}")
+    )
+    (report,) = await load_files(embedded, [catalog])
+    assert report.added == ["component:default/a"] and not report.rejected
+    a = (await embedded.get_entities(["component:default/a"]))[0]
+    assert a is not None
+    assert a.descriptor["spec"]["ports"] == {"8080": "http", "9090": "metrics", "true": "on"}
+    (again,) = await load_files(embedded, [catalog])
+    assert again.unchanged == 1 and not again.updated
