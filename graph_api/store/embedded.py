@@ -629,8 +629,9 @@ class EmbeddedStore(FactReads, FindingReads):
         self._connections_lock = threading.Lock()
         self.calls = 0
         self.writes = 0
-        # Odd while a write runs; see graph_api/store/_cache.py.
-        self._generation = 0
+        # Odd while a write runs; see graph_api/store/_cache.py. A read-only process cannot
+        # tell when another writes the file: it stays odd, so it keeps nothing it read.
+        self._generation = 1 if read_only else 0
         self._listings: GenerationCache[list[str]] = GenerationCache(1_000_000, len)
         self._records: GenerationCache[EntityRecord | None] = GenerationCache(50_000)
         self._relations: GenerationCache[list[str]] = GenerationCache(

@@ -102,3 +102,18 @@ def test_values_are_dropped_by_generation_and_budget() -> None:
     records: GenerationCache[str | None] = GenerationCache(10)
     records.put("nothing", 4, None)
     assert records.get("nothing", 4) is None, "a ref nothing defines is worth keeping too"
+
+
+async def test_a_read_only_process_keeps_nothing(embedded: EmbeddedStore) -> None:
+    # Another process may write the file at any time: a reader must always ask it.
+    await upsert(embedded, "a")
+    await embedded.close()
+    reader = EmbeddedStore(embedded.path, read_only=True)
+    await reader.open()
+    try:
+        for _ in range(2):
+            calls = reader.calls
+            assert (await page(reader, 0, 10))[1] == 1
+            assert reader.calls == calls + 2, "listed and fetched again"
+    finally:
+        await reader.close()
