@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from graph_api.ingest import Rejection
-from graph_api.model.entity import KIND_NAMES, MAX_DEPTH, content_hash, too_deep
+from graph_api.model.entity import KIND_NAMES, MAX_DEPTH, content_hash
 from graph_api.model.refs import DEFAULT_NAMESPACE, canonical_ref
 
 # Enough for a slow peer's page; a peer slower than this is down as far as a sync goes.
@@ -55,9 +57,12 @@ def raw_entity(document: Any, digest: str | None, location: str) -> RawEntity | 
     if not all(isinstance(v, str) and v for v in (kind, name, namespace)):
         return Rejection(location, "not an entity: kind, metadata.name must be strings")
     ref = canonical_ref(KIND_NAMES.get(kind.lower(), kind), namespace, name)
-    if too_deep(document) is not None:
+    try:
+        # Depth is checked when the entity is parsed; only hashing it must not fail before.
+        digest = digest or content_hash(document)
+    except orjson.JSONEncodeError:
         return Rejection(location, f"{ref}: nested deeper than {MAX_DEPTH} levels")
-    return RawEntity(ref, digest or content_hash(document), document)
+    return RawEntity(ref, digest, document)
 
 
 # Written by a catalog for its own bookkeeping: they change without the entity changing.
