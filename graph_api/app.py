@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, cast
 
+import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -34,6 +35,7 @@ from graph_api.middleware import (
     TimedStore,
 )
 from graph_api.model import RefError, normalize_ref
+from graph_api.model.entity import JSON_OPTIONS
 from graph_api.security import Policy, Viewer
 from graph_api.security.authn import AuthenticationFailed, Authenticator
 from graph_api.settings import Settings
@@ -84,12 +86,17 @@ class DevgraphGraphQL(GraphQL[RequestContext, None]):
         bodies that are a bare string or number through to a 500.
         """
         try:
-            value = json.loads(data)
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            value = orjson.loads(data)
+        except (ValueError, RecursionError) as exc:  # orjson's and Unicode errors are ValueErrors
             raise json.JSONDecodeError(f"request body is not JSON: {exc}", "", 0) from exc
         if not isinstance(value, dict | list):
             raise json.JSONDecodeError("request body must be a JSON object", "", 0)
         return value
+
+    def encode_json(self, data: object) -> bytes:
+        # orjson writes a page of 500 descriptors several times faster than json.dumps; YAML's
+        # non-string mapping keys are written as strings, as everywhere else.
+        return orjson.dumps(data, option=JSON_OPTIONS)
 
     def serves_ide(self, request: Request) -> bool:
         """GraphiQL is a static page: served without credentials (it sends them itself)."""

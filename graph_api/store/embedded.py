@@ -12,6 +12,7 @@ import logging
 import shutil
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -25,6 +26,7 @@ import pyarrow as pa
 from graph_api.model import RelationType
 from graph_api.model.cost import CostDimension, CostMetric
 from graph_api.model.findings import Severity
+from graph_api.store._cache import MISSING, GenerationCache, listing_key
 from graph_api.store._cost import (
     FACT_COLUMNS,
     MONTH_COLUMNS,
@@ -64,7 +66,6 @@ from graph_api.store._findings import (
     touched_entities,
     vulnerability_rows,
 )
-from graph_api.store._cache import MISSING, GenerationCache, listing_key
 from graph_api.store._records import (
     ENTITY_FIELDS,
     ORDER_CLAUSES,
@@ -97,8 +98,8 @@ from graph_api.store.port import (
     EntityOrder,
     EntityRecord,
     PeerRecord,
-    ReachGroup,
     Reached,
+    ReachGroup,
     StoreError,
 )
 
@@ -978,14 +979,19 @@ class EmbeddedStore(FactReads, FindingReads):
         offset: int,
         limit: int,
     ) -> tuple[list[EntityRecord], int]:
-        clause, params = filter_clause(where)
+        # Listing by ref after a ref (how changes(since: null) pages) is the listing without
+        # it, from the first ref past it: one kept list serves every page.
+        after = where.ref_after if order is EntityOrder.REF and not descending else None
+        clause, params = filter_clause(replace(where, ref_after=None) if after else where)
         order_text = ORDER_CLAUSES[order.value]
         if descending:
             order_text = ", ".join(f"{part} DESC" for part in order_text.split(", "))
         refs = await self._ordered_refs(clause, params, order_text)
-        page = refs[offset : offset + limit] if limit > 0 else []
+        first = bisect_right(refs, after) if after else 0
+        start = first + offset
+        page = refs[start : start + limit] if limit > 0 else []
         records = await self.get_entities(page) if page else []
-        return [r for r in records if r is not None], len(refs)
+        return [r for r in records if r is not None], len(refs) - first
 
     async def _ordered_refs(self, clause: str, params: dict[str, Any], order: str) -> list[str]:
         key = listing_key(clause, params, order)
