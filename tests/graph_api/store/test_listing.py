@@ -117,3 +117,16 @@ async def test_a_read_only_process_keeps_nothing(embedded: EmbeddedStore) -> Non
             assert reader.calls == calls + 2, "listed and fetched again"
     finally:
         await reader.close()
+
+
+async def test_paging_after_a_ref_reads_the_kept_listing(embedded: EmbeddedStore) -> None:
+    await upsert(embedded, *(f"svc-{i:02d}" for i in range(10)))
+    after = EntityFilter(kinds=["component"], ref_after="component:default/svc-03")
+    records, total = await embedded.find_entities(after, EntityOrder.REF, False, 1, 2)
+    assert [r.ref for r in records] == ["component:default/svc-05", "component:default/svc-06"]
+    assert total == 6
+    past = EntityFilter(kinds=["component"], ref_after="component:default/zzz")
+    assert await embedded.find_entities(past, EntityOrder.REF, False, 0, 5) == ([], 0)
+    calls = embedded.calls
+    await embedded.find_entities(after, EntityOrder.REF, False, 0, 2)
+    assert embedded.calls == calls + 1, "one listing serves every page: only new records are read"
