@@ -218,7 +218,9 @@ def hey(url: str, body: str, seconds: int, concurrency: int) -> dict[str, float]
     return {"rps": rps, "errors": errors, "p99_ms": float(p99.group(1)) * 1000 if p99 else float("nan")}
 
 
-def bench_size(size: int, repeat: int, hey_seconds: int, work: Path) -> dict[str, Any]:
+def bench_size(
+    size: int, repeat: int, hey_seconds: int, work: Path, ingest_only: bool = False
+) -> dict[str, Any]:
     estate = work / f"estate-{size}"
     console.print(f"[bold]{size:,} components[/]: generating the estate")
     summary = generate_estate(estate, components=size)
@@ -237,19 +239,25 @@ def bench_size(size: int, repeat: int, hey_seconds: int, work: Path) -> dict[str
         reload.append(seconds)
         (report,) = json.loads(out)
         reload_writes = report["added"] + report["updated"] + report["removed"]
-    store = work / f"store-{size}-0"
-    facts = asyncio.run(store_facts(store, repeat=max(5, repeat)))
-    console.print(f"  hub {facts['hub']} ({facts['hub_dependents']} dependents); serving")
-    figures: dict[str, Any] = {
+    ingest_figures = {
         "size": size,
-        "entities": facts["entities"],
-        "edges": facts["edges"],
+        "entities": total_entities,
         "ingest_entities_per_s": total_entities / statistics.median(ingest),
         "ingest_s": statistics.median(ingest),
         "reload_s": statistics.median(reload),
         "reload_speedup": statistics.median(ingest) / statistics.median(reload),
         "reload_writes": reload_writes,
         "loader_rss_mib": loader_rss,
+    }
+    if ingest_only:
+        return ingest_figures
+    store = work / f"store-{size}-0"
+    facts = asyncio.run(store_facts(store, repeat=max(5, repeat)))
+    console.print(f"  hub {facts['hub']} ({facts['hub_dependents']} dependents); serving")
+    figures: dict[str, Any] = {
+        **ingest_figures,
+        "entities": facts["entities"],
+        "edges": facts["edges"],
         "blast_radius_raw_p50_ms": facts["raw_ms"],
         "bfs_p50_ms": facts["bfs_ms"],
     }
@@ -309,10 +317,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hey-seconds", type=int, default=10, help="duration of the load run")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temp folder)")
+    parser.add_argument(
+        "--only", choices=["ingest"], help="measure only this phase (no server, no queries)"
+    )
     args = parser.parse_args(argv)
     sizes = args.size or [10_000]
     work = args.work or Path(tempfile.mkdtemp(prefix="devgraph-bench-"))
-    results = [bench_size(size, args.repeat, args.hey_seconds, work) for size in sizes]
+    ingest_only = args.only == "ingest"
+    results = [bench_size(size, args.repeat, args.hey_seconds, work, ingest_only) for size in sizes]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     if args.json:
         payload: Any = results[0] if len(results) == 1 else {"runs": results}
@@ -321,9 +333,11 @@ def main(argv: list[str] | None = None) -> None:
     table = Table(title=f"devgraph bench ({machine})")
     table.add_column("figure")
     for result in results:
-        table.add_column(f"{result['size']:,} comp. ({result['entities']:,} ent., {result['edges']:,} deps)", justify="right")
+        deps = f", {result['edges']:,} deps" if "edges" in result else ""
+        table.add_column(f"{result['size']:,} comp. ({result['entities']:,} ent.{deps})", justify="right")
     for key, label, fmt in ROWS:
-        table.add_row(label, *(fmt.format(r[key]) for r in results))
+        if key in results[0]:
+            table.add_row(label, *(fmt.format(r[key]) for r in results))
     Console().print(table)
 
 

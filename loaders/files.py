@@ -19,6 +19,7 @@ import yaml
 
 from graph_api.ingest import LoadReport, Rejection, SourceDocument, apply_source, validate
 from graph_api.store import GraphStore
+from loaders import collector_paused
 from loaders.yaml12 import Yaml12Loader, YamlSyntaxError, iter_documents
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -381,19 +382,20 @@ async def load_files(
                 LoadReport(source=source.key, unchanged=len(defined), skipped="files unchanged")
             )
             continue
-        read = source.read(progress)
-        entities, rejected = validate(read.documents)
-        uses_remote = fetch_remote and any("://" in w for w in read.warnings)
-        report = await apply_source(
-            store,
-            source.key,
-            entities,
-            [*read.rejected, *rejected],
-            failed_files=read.failed_files,
-            actor=actor,
-            action="load files",
-            state={"fingerprint": read.fingerprint, "remote": uses_remote},
-        )
+        with collector_paused():
+            read = source.read(progress)
+            entities, rejected = validate(read.documents)
+            uses_remote = fetch_remote and any("://" in w for w in read.warnings)
+            report = await apply_source(
+                store,
+                source.key,
+                entities,
+                [*read.rejected, *rejected],
+                failed_files=read.failed_files,
+                actor=actor,
+                action="load files",
+                state={"fingerprint": read.fingerprint, "remote": uses_remote},
+            )
         report.warnings.extend(read.warnings)
         reports.append(report)
     return reports

@@ -167,7 +167,8 @@ _DEEP_BLOCK = re.compile(rf"^[ \t?:-]{{{MAX_DEPTH},}}", re.MULTILINE)
 
 def _fast_documents(text: str) -> list[YamlDocument] | None:
     """All documents via yaml-rs, or None when PyYAML must read the text instead."""
-    if _ALIAS_TOKEN.search(text):
+    # The substring test first: the pattern alone scans a 20k-component estate in 0.4 s.
+    if "*" in text and _ALIAS_TOKEN.search(text):
         return None  # aliases: PyYAML's node graph shows how far they expand
     if _DEEP_BLOCK.search(text):
         return None

@@ -268,6 +268,8 @@ class Cypher:
         "MATCH (e:Entity) WHERE e.ref IN $refs AND e.stub = true "
         "AND NOT EXISTS { MATCH (e)-[]-() } DELETE e"
     )
+    # Not COPY, though it is ~2x faster: Ladybug 0.22 leaves a COPY inside a transaction out of
+    # the write-ahead log, so a crash before the checkpoint loses those rows and keeps the rest.
     CREATE_NODES = f"LOAD FROM $rows CREATE (e:Entity {{{_CREATE_PROPS}}})"
     UPDATE_NODES = f"LOAD FROM $rows MATCH (e:Entity {{ref: ref}}) SET {_SET_PROPS}"
     GET = f"UNWIND $refs AS r MATCH (e:Entity {{ref: r}}) RETURN {_RETURN}"
@@ -782,16 +784,16 @@ class EmbeddedStore(FactReads, FindingReads):
             params = {"refs": list(chunk)}
             run(Cypher.DEMOTE_TO_STUB, params)
             run(Cypher.DELETE_UNLINKED, params)
-        new_rows, update_rows = [], []
-        for placed in change.upserts:
-            row = entity_row(placed, change.source, stamp)
-            (update_rows if placed.entity.ref in existing else new_rows).append(row)
-        for chunk in batched(new_rows, ARROW_BATCH):
-            run(Cypher.CREATE_NODES, {"rows": _table(chunk, _ENTITY_ARROW)})
-        for chunk in batched(update_rows, ARROW_BATCH):
-            run(Cypher.UPDATE_NODES, {"rows": _table(chunk, _ENTITY_ARROW)})
+        created = [p for p in change.upserts if p.entity.ref not in existing]
+        updated = [p for p in change.upserts if p.entity.ref in existing]
+        # Rows are made a chunk at a time: all of them at once, at 100k entities, held as
+        # much memory again as the entities themselves.
+        for statement, placed in ((Cypher.CREATE_NODES, created), (Cypher.UPDATE_NODES, updated)):
+            for chunk in batched(placed, ARROW_BATCH):
+                rows = [entity_row(p, change.source, stamp) for p in chunk]
+                run(statement, {"rows": _table(rows, _ENTITY_ARROW)})
         edges = relation_rows(change.upserts)
-        known = existing | {row["ref"] for row in new_rows}
+        known = existing | {p.entity.ref for p in created}
         targets = sorted(
             {e[end] for rows in edges.values() for e in rows for end in ("s", "t")} - known
         )
@@ -1162,7 +1164,8 @@ def _finding_table(findings: Sequence[Any]) -> pa.Table:
 
 
 def _table(rows: Sequence[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_pylist(list(rows), schema=schema)
+    # Column by column: 2x faster than Table.from_pylist, which looks every row up by name.
+    return pa.table({name: [row.get(name) for row in rows] for name in schema.names}, schema=schema)
 
 
 def _depth(max_depth: int) -> int:

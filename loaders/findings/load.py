@@ -6,9 +6,7 @@ where, and leaves every finding from earlier loads as it was.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 from graph_api.findings import FindingsError, FindingsReport, apply_report
 from graph_api.settings import LicensePolicy
 from graph_api.store import GraphStore
+from loaders import collector_paused
 from loaders.findings._report import EntityNotFound, ReportError, read_json, resolve_entity
 from loaders.findings.osv import osv_report, read_advisories
 from loaders.findings.sarif import parse_sarif
@@ -46,19 +45,6 @@ class FileOutcome:
         }
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Reading a large report builds millions of small objects, none of them cyclic garbage;
-    the cyclic collector would walk them all again and again (3-4x the parse time)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 async def load_sarif(
     store: GraphStore, paths: Sequence[Path], *, entity: str | None = None, actor: str = "system"
 ) -> list[FileOutcome]:
@@ -67,7 +53,7 @@ async def load_sarif(
     for path in paths:
         outcome = FileOutcome(file=str(path))
         try:
-            with _collector_paused():
+            with collector_paused():
                 sarif = parse_sarif(path, read_json(path))
                 outcome.entity = await resolve_entity(store, path, entity, sarif.hints)
                 for report in sarif.reports(outcome.entity):
@@ -94,7 +80,7 @@ async def load_sbom(
     for path in paths:
         outcome = FileOutcome(file=str(path))
         try:
-            with _collector_paused():
+            with collector_paused():
                 sbom = parse_sbom(path, read_json(path))
                 if sbom.format != expected:
                     raise ReportError(path, "", f"this is a {sbom.format} document, not {expected}")
@@ -118,7 +104,7 @@ async def load_osv(
     for path in paths:
         outcome = FileOutcome(file=str(path))
         try:
-            with _collector_paused():
+            with collector_paused():
                 advisories = read_advisories(path)
                 report = await osv_report(store, f"osv:{path.resolve()}", advisories)
                 outcome.reports.append(
