@@ -312,9 +312,13 @@ class Cypher:
     DELETE_COST_FACTS = "MATCH (f:CostFact) WHERE f.source = $source DELETE f"
     DELETE_COST_MONTHS = "MATCH (f:CostMonth) WHERE f.source = $source DELETE f"
     DELETE_COST_SOURCE = "MATCH (s:CostSource) WHERE s.source = $source DELETE s"
-    # COPY appends an Arrow table in bulk inside the transaction: ~10x LOAD FROM ... CREATE.
-    COPY_COST_FACTS = f"COPY CostFact({', '.join(FACT_COLUMNS)}) FROM $rows"
-    COPY_COST_MONTHS = f"COPY CostMonth({', '.join(MONTH_COLUMNS)}) FROM $rows"
+    # Not COPY, though it is faster: see CREATE_NODES.
+    CREATE_COST_FACTS = (
+        f"LOAD FROM $rows CREATE (f:CostFact {{{', '.join(f'{c}: {c}' for c in FACT_COLUMNS)}}})"
+    )
+    CREATE_COST_MONTHS = (
+        f"LOAD FROM $rows CREATE (f:CostMonth {{{', '.join(f'{c}: {c}' for c in MONTH_COLUMNS)}}})"
+    )
     CREATE_COST_SOURCE = (
         "CREATE (s:CostSource {source: $source, hash: $hash, lines: $lines, facts: $facts, "
         "first_day: $first_day, last_day: $last_day, loaded_at: $loaded_at})"
@@ -404,9 +408,10 @@ class Cypher:
     # IN $refs`` compares every row with every ref and is 10-20x slower for long lists.
     SOURCE_FINDINGS = f"MATCH (f:Finding) WHERE f.source = $source RETURN {_FINDING_RETURN}"
     FINDINGS_OF = f"UNWIND $refs AS r MATCH (f:Finding) WHERE f.entity = r RETURN {_FINDING_RETURN}"
-    # New findings only (the lifecycle diff knows which): COPY appends in bulk, several times
-    # faster than LOAD FROM ... CREATE, and a duplicate id still fails the transaction.
-    CREATE_FINDINGS = f"COPY Finding({', '.join(FINDING_ROW_FIELDS)}) FROM $rows"
+    # New findings only (the lifecycle diff knows which); not COPY: see CREATE_NODES.
+    CREATE_FINDINGS = (
+        f"LOAD FROM $rows CREATE (f:Finding {{{', '.join(f'{c}: {c}' for c in FINDING_ROW_FIELDS)}}})"
+    )
     UPDATE_FINDINGS = "LOAD FROM $rows MATCH (f:Finding {id: id}) SET " + ", ".join(
         f"f.{f} = {f}" for f in FINDING_ROW_FIELDS if f != "id"
     )
@@ -928,8 +933,8 @@ class EmbeddedStore(FactReads, FindingReads):
             run(statement, params)
         facts = with_source(cost.facts, source)
         if facts.num_rows:
-            run(Cypher.COPY_COST_FACTS, {"rows": facts})
-            run(Cypher.COPY_COST_MONTHS, {"rows": month_rollup(facts)})
+            run(Cypher.CREATE_COST_FACTS, {"rows": facts})
+            run(Cypher.CREATE_COST_MONTHS, {"rows": month_rollup(facts)})
         first_day, last_day = source_span(facts)
         run(
             Cypher.CREATE_COST_SOURCE,

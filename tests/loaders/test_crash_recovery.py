@@ -3,16 +3,21 @@ source is all there or not there at all, and a re-run completes the load."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
-from graph_api.store import EntityFilter, EntityOrder
+from graph_api.model.cost import CostDimension, CostMetric
+from graph_api.store import CostFilter, EntityFilter, EntityOrder
 from graph_api.store.embedded import EmbeddedStore
 from loaders.files import load_files
+from tests.loaders.cloud.conftest import focus_csv, line
 
 BIG = 10_000
 
@@ -46,7 +51,16 @@ async def test_kill_during_load_leaves_all_or_nothing(tmp_path: Path) -> None:
     await store.close()
 
     loader = subprocess.Popen(
-        [sys.executable, "-m", "devgraph.cli", "load", "files", str(big.parent), "--store", str(store_dir)],
+        [
+            sys.executable,
+            "-m",
+            "devgraph.cli",
+            "load",
+            "files",
+            str(big.parent),
+            "--store",
+            str(store_dir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -71,5 +85,84 @@ async def test_kill_during_load_leaves_all_or_nothing(tmp_path: Path) -> None:
         assert report.ok
         assert await count_with_prefix(store, "big-") == BIG
         assert await count_with_prefix(store, "base-") == 50
+    finally:
+        await store.close()
+
+
+# A load that commits and dies before the database checkpoints: what it wrote must come back
+# from the write-ahead log. (Ladybug leaves a COPY inside a transaction out of the log, which
+# is why no store write uses COPY.) The subprocess turns automatic checkpoints off, so the
+# log is all there is when it exits without closing anything, as kill -9 would.
+COMMIT_THEN_DIE = """
+import asyncio, functools, os, sys
+from pathlib import Path
+import ladybug
+ladybug.Database = functools.partial(ladybug.Database, auto_checkpoint=False)
+from graph_api.settings import CostAttribution
+from graph_api.store.embedded import EmbeddedStore
+from loaders.cloud import Catalog, load_focus
+from loaders.files import load_files
+from loaders.findings.load import load_sarif
+
+async def main(store_dir, catalog, focus, sarif):
+    store = EmbeddedStore(store_dir)
+    await store.open()
+    (files,) = await load_files(store, [catalog])
+    (cost,) = await load_focus(store, [focus], await Catalog.load(store, CostAttribution()))
+    (found,) = await load_sarif(store, [sarif], entity="component:svc-1")
+    assert files.ok and not cost.errors and found.error is None, (files, cost, found)
+    os._exit(0)
+
+asyncio.run(main(*map(Path, sys.argv[1:])))
+"""
+
+
+async def test_committed_loads_survive_a_death_before_the_checkpoint(tmp_path: Path) -> None:
+    catalog = write_catalog(tmp_path / "catalog" / "c.yaml", "svc-", 20)
+    focus = tmp_path / "focus.csv"
+    focus.write_text(
+        focus_csv(
+            [
+                line(
+                    f"2026-10-{day:02d}T00:00:00Z", f"{day}.25", tags=f'{{"service": "svc-{day}"}}'
+                )
+                for day in range(1, 11)
+            ]
+        ),
+        encoding="utf-8",
+    )
+    sarif = tmp_path / "scan.sarif"
+    results = [
+        {"ruleId": f"R{i}", "level": "error", "message": {"text": f"finding {i}"}} for i in range(5)
+    ]
+    run = {"tool": {"driver": {"name": "scanner"}}, "results": results}
+    sarif.write_text(json.dumps({"version": "2.1.0", "runs": [run]}), encoding="utf-8")
+    store_dir = tmp_path / "store"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            COMMIT_THEN_DIE,
+            *map(str, (store_dir, catalog.parent, focus, sarif)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (store_dir / "catalog.lbug.wal").exists(), "died before any checkpoint"
+    store = EmbeddedStore(store_dir)
+    await store.open()
+    try:
+        assert await count_with_prefix(store, "svc-") == 20
+        amounts = await store.cost_amounts(
+            CostFilter(date(2026, 1, 1), date(2026, 12, 31)),
+            [CostDimension.ENTITY],
+            CostMetric.BILLED,
+        )
+        assert sum(a.amount for a in amounts) == sum(Decimal(f"{d}.25") for d in range(1, 11))
+        assert len(amounts) == 10
+        found = await store.findings_of(["component:default/svc-1"])
+        assert len(found["component:default/svc-1"]) == 5
     finally:
         await store.close()
