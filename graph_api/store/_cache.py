@@ -1,4 +1,5 @@
-"""Reads the embedded store keeps until its next write: listings, records and relations.
+"""Reads the embedded store keeps until its next write: listings, records, relations and
+traversal counts.
 
 Ladybug has no ordered index, so every page of a listing sorts the whole filtered table
 again (count and page of 100 at 100k entities: ~33 ms; page 500 of 1,000: ~110 ms), and the

@@ -645,6 +645,9 @@ class EmbeddedStore(FactReads, FindingReads):
         self._relations: GenerationCache[list[str]] = GenerationCache(
             500_000, lambda refs: len(refs) + 1
         )
+        self._reach_counts: GenerationCache[dict[Any, int]] = GenerationCache(
+            100_000, lambda counts: len(counts) + 1
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
     async def open(self) -> None:
@@ -1052,8 +1055,15 @@ class EmbeddedStore(FactReads, FindingReads):
         max_depth: int,
         group: ReachGroup,
     ) -> dict[int | str | None, int]:
-        statement = Cypher.reach_counts(relation, direction, _depth(max_depth), group)
-        return {key: int(count) for key, count in await self._read(statement, {"root": root})}
+        key = (root, relation, direction, max_depth, group)
+        generation = self._generation
+        counts = self._reach_counts.get(key, generation)
+        if counts is MISSING:
+            statement = Cypher.reach_counts(relation, direction, _depth(max_depth), group)
+            rows = await self._read(statement, {"root": root})
+            counts = {value: int(count) for value, count in rows}
+            self._reach_counts.put(key, generation, counts)
+        return dict(counts)
 
     async def edges_among(
         self, refs: Sequence[str], relation: RelationType

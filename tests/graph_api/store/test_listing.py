@@ -9,7 +9,7 @@ from typing import Any
 from graph_api.ingest import SourceDocument, apply_source, validate
 from graph_api.store import EntityFilter, EntityOrder
 from graph_api.model import RelationType
-from graph_api.store import Direction
+from graph_api.store import Direction, ReachGroup
 from graph_api.store._cache import MISSING, GenerationCache
 from graph_api.store.embedded import EmbeddedStore
 
@@ -130,3 +130,25 @@ async def test_paging_after_a_ref_reads_the_kept_listing(embedded: EmbeddedStore
     calls = embedded.calls
     await embedded.find_entities(after, EntityOrder.REF, False, 0, 2)
     assert embedded.calls == calls + 1, "one listing serves every page: only new records are read"
+
+
+async def test_traversal_counts_after_a_write_show_it(embedded: EmbeddedStore) -> None:
+    await upsert(embedded, "hub")
+    user = {**component("user"), "spec": {**component("user")["spec"], "dependsOn": ["component:hub"]}}
+    entities, rejected = validate([SourceDocument(user, "test[user]", "test")])
+    assert not rejected
+    await apply_source(embedded, "test", entities, mode="delta")
+
+    async def counts() -> dict[Any, int]:
+        return await embedded.reach_counts(
+            "component:default/hub", RelationType.DEPENDS_ON, Direction.IN, 10, ReachGroup.DEPTH
+        )
+
+    assert await counts() == {1: 1}
+    calls = embedded.calls
+    assert await counts() == {1: 1} and embedded.calls == calls, "kept until the next write"
+    other = {**component("other"), "spec": {**component("other")["spec"], "dependsOn": ["component:user"]}}
+    entities, rejected = validate([SourceDocument(other, "test[other]", "test")])
+    assert not rejected
+    await apply_source(embedded, "test", entities, mode="delta")
+    assert await counts() == {1: 1, 2: 1}
