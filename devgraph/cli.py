@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 import asyncio
+import gc
 import getpass
 import json
 import sys
@@ -91,6 +92,10 @@ def serve(
     from graph_api.middleware import configure_logging  # noqa: PLC0415
 
     configure_logging("INFO")
+    # A request makes tens of thousands of short-lived objects while the store's read cache
+    # holds many long-lived ones: with the default thresholds, full collections every few
+    # requests doubled the p50 of listing 1,000 components (146 -> 75 ms).
+    gc.set_threshold(50_000, 20, 20)
     settings = _settings(store)
     bind_host = host or settings.host
     bind_port = port or settings.port
