@@ -16,7 +16,7 @@ import orjson
 from federation._fetched import Fetched, PeerUnavailable, RawEntity, raw_entity
 from graph_api.ingest import Rejection
 
-PAGE_SIZE = 500
+PAGE_SIZE = 1000
 CHANGES = """
 query Changes($since: String, $first: Int, $after: String) {
   changes(since: $since, first: $first, after: $after) {

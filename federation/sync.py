@@ -51,6 +51,7 @@ from graph_api.store import (
     PlacedEntity,
 )
 from graph_api.store._records import now_iso
+from loaders import collector_paused
 
 SHRINK_RATIO = 0.5
 # Syncs of one store run one at a time: each merges against what the previous one wrote.
@@ -134,29 +135,44 @@ async def sync_peers(
         UnknownPeer: a name that is not a configured peer (before anything is read).
     """
     options = ReadOptions(**read)
+    # A sync builds a Copy and a Held for every entity of every peer; the cyclic collector
+    # walking them over and over took a fifth of a 5 x 20k merge (42 -> 35 s without it).
     async with _locks.setdefault(store, asyncio.Lock()):
-        hub = await _hub(store)
-        unknown = [n for n in names if n not in hub.peers]
-        if unknown:
-            raise UnknownPeer(f"no peer named {', '.join(unknown)}; see `devgraph peers list`")
-        wanted = list(names or hub.peers)
-        reading = {asyncio.ensure_future(_read(hub, n, options)): n for n in wanted}
-        reports: dict[str, SyncReport] = {}
-        pending = set(reading)
-        try:
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in sorted(done, key=lambda t: reading[t]):
-                    name = reading[task]
-                    reports[name] = await _sync(
-                        store, hub, name, task.result(), accept_shrink, shrink_ratio, actor
-                    )
-        finally:
-            # A failed write stops the round: reads still running are of no use.
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        return [reports[name] for name in wanted]
+        with collector_paused():
+            return await _sync_round(store, names, options, accept_shrink, shrink_ratio, actor)
+
+
+async def _sync_round(
+    store: GraphStore,
+    names: Sequence[str],
+    options: ReadOptions,
+    accept_shrink: bool,
+    shrink_ratio: float,
+    actor: str,
+) -> list[SyncReport]:
+    """Read the peers at once; merge each as soon as it is read (the caller holds the lock)."""
+    hub = await _hub(store)
+    unknown = [n for n in names if n not in hub.peers]
+    if unknown:
+        raise UnknownPeer(f"no peer named {', '.join(unknown)}; see `devgraph peers list`")
+    wanted = list(names or hub.peers)
+    reading = {asyncio.ensure_future(_read(hub, n, options)): n for n in wanted}
+    reports: dict[str, SyncReport] = {}
+    pending = set(reading)
+    try:
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done, key=lambda t: reading[t]):
+                name = reading[task]
+                reports[name] = await _sync(
+                    store, hub, name, task.result(), accept_shrink, shrink_ratio, actor
+                )
+    finally:
+        # A failed write stops the round: reads still running are of no use.
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    return [reports[name] for name in wanted]
 
 
 async def sync_peer(
@@ -183,11 +199,12 @@ async def sync_peer(
     """
     options = ReadOptions(**read)
     async with _locks.setdefault(store, asyncio.Lock()):
-        hub = await _hub(store)
-        if name not in hub.peers:
-            raise UnknownPeer(f"no peer named {name}")
-        taken = await _read(hub, name, options)
-        return await _sync(store, hub, name, taken, accept_shrink, shrink_ratio, actor)
+        with collector_paused():  # see sync_peers
+            hub = await _hub(store)
+            if name not in hub.peers:
+                raise UnknownPeer(f"no peer named {name}")
+            taken = await _read(hub, name, options)
+            return await _sync(store, hub, name, taken, accept_shrink, shrink_ratio, actor)
 
 
 async def remove_peer(store: GraphStore, name: str, *, actor: str = "federation") -> SyncReport:
