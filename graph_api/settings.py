@@ -128,6 +128,11 @@ class Settings(BaseSettings):
         description="Page cache of the embedded store, MiB (null: the database's default, "
         "80% of the machine's memory).",
     )
+    store_checkpoint_mib: int = Field(
+        default=512,
+        ge=1,
+        description="Write-ahead log size, MiB, at which the embedded store checkpoints.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     graphiql: bool = True

@@ -179,6 +179,9 @@ _IN_LIMIT = 64
 _FACT_MONTH = "date_trunc('month', f.day)"
 
 
+DEFAULT_CHECKPOINT_MIB = 512
+
+
 class Cypher:
     """Every statement of the embedded store (Ladybug dialect)."""
 
@@ -611,6 +614,10 @@ class EmbeddedStore(FactReads, FindingReads):
         readers: size of the read connection pool.
         buffer_pool_mib: the database's page cache; Ladybug's own default is 80% of the
             machine's memory, which a long-lived server or a big load would grow into.
+        checkpoint_mib: how large the write-ahead log grows before it is checkpointed into
+            the database file. Ladybug's default checkpoints at almost every commit; a sync
+            of five peers (five commits) took 31 s with it and 25 s at 512 MiB, close
+            included. A commit is durable either way: the log is on disk.
     """
 
     name = "embedded"
@@ -623,9 +630,11 @@ class EmbeddedStore(FactReads, FindingReads):
         read_only: bool = False,
         readers: int = 4,
         buffer_pool_mib: int | None = None,
+        checkpoint_mib: int = DEFAULT_CHECKPOINT_MIB,
     ) -> None:
         self.path = Path(path)
         self._buffer_pool_bytes = (buffer_pool_mib or 0) * 1024 * 1024
+        self._checkpoint_bytes = checkpoint_mib * 1024 * 1024
         self.read_only = read_only
         self._readers = readers
         self._db: ladybug.Database | None = None
@@ -668,7 +677,10 @@ class EmbeddedStore(FactReads, FindingReads):
         file = self.path / "catalog.lbug"
         try:
             return ladybug.Database(
-                str(file), read_only=self.read_only, buffer_pool_size=self._buffer_pool_bytes
+                str(file),
+                read_only=self.read_only,
+                buffer_pool_size=self._buffer_pool_bytes,
+                checkpoint_threshold=self._checkpoint_bytes,
             )
         except RuntimeError as exc:
             wal = file.with_name(file.name + ".wal")
@@ -680,7 +692,10 @@ class EmbeddedStore(FactReads, FindingReads):
         shutil.copy2(wal, kept)
         log.warning("store %s: write-ahead log was torn by a crash; kept a copy at %s", file, kept)
         return ladybug.Database(
-            str(file), buffer_pool_size=self._buffer_pool_bytes, throw_on_wal_replay_failure=False
+            str(file),
+            buffer_pool_size=self._buffer_pool_bytes,
+            checkpoint_threshold=self._checkpoint_bytes,
+            throw_on_wal_replay_failure=False,
         )
 
     async def close(self) -> None:

@@ -17,4 +17,8 @@ def make_store(settings: Settings) -> GraphStore:
             password=settings.neo4j_password or "",
             database=settings.neo4j_database,
         )
-    return EmbeddedStore(settings.store, buffer_pool_mib=settings.store_buffer_pool_mib)
+    return EmbeddedStore(
+        settings.store,
+        buffer_pool_mib=settings.store_buffer_pool_mib,
+        checkpoint_mib=settings.store_checkpoint_mib,
+    )
