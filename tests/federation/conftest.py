@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -35,11 +35,6 @@ def devgraph(tmp_path: Path) -> Iterator[Callable[..., Instance]]:
 
 
 @pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[EmbeddedStore]:
-    """The hub's own store (open, empty)."""
-    store = EmbeddedStore(tmp_path / "hub")
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
+def hub(embedded: EmbeddedStore) -> EmbeddedStore:
+    """The hub's own store (open, empty): the suite's embedded store, by the name tests use."""
+    return embedded
